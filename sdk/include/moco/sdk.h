@@ -1,7 +1,7 @@
 /* moco SDK — version, status codes, errors, host services, plugin entry.
  *
  * Every plugin is a shared object exporting exactly one symbol: a const
- * moco_plugin_entry named `moco_plugin_entry` (write it with MOCO_PLUGIN()).
+ * moco_plugin_entry object named `moco_entry` (write it with MOCO_PLUGIN()).
  * The host reads the entry's sdk_version before calling anything; it refuses
  * a different major, or a newer minor than its own.
  *
@@ -104,7 +104,7 @@ typedef struct moco_plugin_entry {
     const void *api;         /* kind-specific vtable */
 } moco_plugin_entry;
 
-#define MOCO_PLUGIN_ENTRY_SYMBOL "moco_plugin_entry"
+#define MOCO_PLUGIN_ENTRY_SYMBOL "moco_entry"
 
 #if defined(__GNUC__)
 #define MOCO_EXPORT __attribute__((visibility("default")))
@@ -115,8 +115,8 @@ typedef struct moco_plugin_entry {
 /* Writes the plugin's entry. Build plugins with -fvisibility=hidden so this
  * is the only exported symbol. */
 #define MOCO_PLUGIN(KIND, NAME, VERSION, DESCRIPTION, API_PTR)                \
-    MOCO_EXPORT extern const moco_plugin_entry moco_plugin_entry;             \
-    MOCO_EXPORT const moco_plugin_entry moco_plugin_entry = {                 \
+    MOCO_EXPORT extern const moco_plugin_entry moco_entry;                    \
+    MOCO_EXPORT const moco_plugin_entry moco_entry = {                        \
         MOCO_SDK_VERSION_INIT, (KIND), 0, (NAME), (VERSION), (DESCRIPTION),   \
         (API_PTR)}
 

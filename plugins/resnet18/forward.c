@@ -1,0 +1,97 @@
+/* resnet18 plugin — forward pass. Writes only into the activation arena
+ * (and the BN running stats in train mode); allocates nothing. In train mode
+ * the arena keeps exactly what backward.c reads. */
+#include <math.h>
+#include <string.h>
+
+#include "resnet18.h"
+
+/* Floats of activation `a` for n images. */
+static int64_t act_count(const rn_model *m, int32_t a, int32_t n) {
+    return m->acts[a].per_image * n;
+}
+
+/* conv -> BN for n images; any ReLU is the caller's. */
+static void unit_forward(rn_model *m, const rn_unit *u, int32_t n, int32_t train) {
+    moco_conv_shape cs = u->cs;
+    cs.n = n;
+    float *conv = rn_a(m, u->a_conv);   // (n, c_out, h_out, w_out)
+    moco_conv2d_forward(conv, rn_a(m, u->a_in), rn_t(m, u->t_w), m->ws, &cs);
+    moco_batchnorm_forward(rn_a(m, u->a_bn), rn_t(m, u->t_bn + 2), rn_t(m, u->t_bn + 3),
+                           rn_a(m, u->a_mean), rn_a(m, u->a_invstd), conv, rn_t(m, u->t_bn),
+                           rn_t(m, u->t_bn + 1), n, cs.c_out, cs.h_out * cs.w_out,
+                           m->cfg.bn_momentum, m->cfg.bn_eps, train);
+    if (train) rn_t(m, u->t_bn + 4)[0] += 1.0f;   /* num_batches_tracked */
+}
+
+/* out = relu(bn2(conv2(relu(bn1(conv1(in))))) + identity(in)) */
+static void block_forward(rn_model *m, const rn_block *blk, int32_t n, int32_t train) {
+    unit_forward(m, &blk->c1, n, train);
+    float *a1 = rn_a(m, blk->c1.a_bn);   // (n, c_out, h_out, w_out)
+    moco_relu_forward(a1, a1, act_count(m, blk->c1.a_bn, n));
+    unit_forward(m, &blk->c2, n, train);   /* bn2 writes straight into a_out */
+    float *out = rn_a(m, blk->a_out);      // (n, c_out, h_out, w_out)
+    int64_t count = act_count(m, blk->a_out, n);
+    if (blk->has_down) {
+        unit_forward(m, &blk->down, n, train);
+        moco_add(out, out, rn_a(m, blk->down.a_bn), count);
+    } else {
+        moco_add(out, out, rn_a(m, blk->a_in), count);
+    }
+    moco_relu_forward(out, out, count);
+}
+
+int32_t rn_forward(rn_model *m, float *out, float *feat, const float *x, int32_t n,
+                   int32_t train, moco_error *err) {
+    MOCO_ASSERT(out && x);
+    if (n < 1 || n > m->max_batch)
+        return moco_errorf(err, MOCO_ERR_INVALID,
+                           "forward of %d images, but the model was created for 1..%d. "
+                           "HINT: create the backbone with a max_batch of at least %d",
+                           (int)n, (int)m->max_batch, (int)(n > 1 ? n : 1));
+    if (train && (int64_t)n * m->min_bn_hw < 2)
+        return moco_errorf(err, MOCO_ERR_INVALID,
+                           "train-mode forward of %d image(s): the last BatchNorm sees %d "
+                           "value(s) per channel, and batch statistics need at least 2. "
+                           "HINT: use a batch of 2 or more, or larger images",
+                           (int)n, (int)((int64_t)n * m->min_bn_hw));
+    m->last_train = 0;
+    m->last_n = n;
+
+    /* (n, C, H, W) kept for conv1's weight gradient: x need not outlive the call. */
+    memcpy(rn_a(m, m->a_x), x, (size_t)act_count(m, m->a_x, n) * sizeof(float));
+
+    unit_forward(m, &m->stem, n, train);
+    float *s = rn_a(m, m->stem.a_bn);   // (n, w, h1, w1)
+    moco_relu_forward(s, s, act_count(m, m->stem.a_bn, n));
+    if (m->a_pool >= 0)
+        moco_maxpool2d_forward(rn_a(m, m->a_pool), m->argmax, s, n, m->stem.cs.c_out,
+                               m->stem.cs.h_out, m->stem.cs.w_out, 3, 2, 1);
+
+    for (int32_t b = 0; b < RN_NUM_BLOCKS; b++) block_forward(m, &m->blocks[b], n, train);
+
+    const rn_block *last = &m->blocks[RN_NUM_BLOCKS - 1];
+    const int32_t fd = m->feat_dim, od = m->out_dim;
+    float *f = rn_a(m, m->a_feat);   // (n, feat_dim)
+    moco_avgpool_global_forward(f, rn_a(m, last->a_out), n, fd,
+                                last->c2.cs.h_out * last->c2.cs.w_out);
+    if (m->cfg.head == RN_HEAD_LINEAR) {
+        moco_linear_forward(out, f, rn_t(m, m->t_fc), rn_t(m, m->t_fc + 1), n, fd, od);
+    } else {
+        float *hid = rn_a(m, m->a_hidden);   // (n, feat_dim)
+        moco_linear_forward(hid, f, rn_t(m, m->t_fc0), rn_t(m, m->t_fc0 + 1), n, fd, fd);
+        moco_relu_forward(hid, hid, (int64_t)n * fd);
+        moco_linear_forward(out, hid, rn_t(m, m->t_fc2), rn_t(m, m->t_fc2 + 1), n, fd, od);
+    }
+    if (feat) memcpy(feat, f, (size_t)n * fd * sizeof(float));
+    m->last_train = train != 0;
+
+    for (int64_t i = 0; i < (int64_t)n * od; i++)
+        if (!isfinite(out[i]))
+            return moco_errorf(err, MOCO_ERR_NUMERIC,
+                               "non-finite value in the backbone output (image %d). HINT: "
+                               "the parameters or the input hold NaN/Inf; lower the learning "
+                               "rate or check the data",
+                               (int)(i / od));
+    return MOCO_OK;
+}
