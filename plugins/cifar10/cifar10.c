@@ -290,16 +290,6 @@ static const moco_dataset_api cifar10_api = {
     MOCO_SDK_VERSION_INIT, cifar_create, cifar_destroy, cifar_info, cifar_get,
 };
 
-/* The entry, exported as MOCO_PLUGIN_ENTRY_SYMBOL. Written out instead of
- * with MOCO_PLUGIN(): in SDK 1.0 that macro names the variable like the
- * moco_plugin_entry typedef, which C rejects; an asm label gives the
- * exported symbol its name without the clash. */
-MOCO_EXPORT extern const moco_plugin_entry cifar10_entry __asm__(MOCO_PLUGIN_ENTRY_SYMBOL);
-MOCO_EXPORT const moco_plugin_entry cifar10_entry = {
-    .sdk_version = MOCO_SDK_VERSION_INIT,
-    .kind = MOCO_KIND_DATASET,
-    .name = "cifar10",
-    .version = "1.0.0",
-    .description = "CIFAR-10 binary version (data_batch_1..5.bin, test_batch.bin), held in memory",
-    .api = &cifar10_api,
-};
+MOCO_PLUGIN(MOCO_KIND_DATASET, "cifar10", "1.0.0",
+            "CIFAR-10 binary version (data_batch_1..5.bin, test_batch.bin), held in memory",
+            &cifar10_api);

@@ -185,16 +185,4 @@ static const moco_objective_api infonce_api = {
     MOCO_SDK_VERSION_INIT, infonce_create, infonce_destroy, infonce_loss,
 };
 
-/* The one exported symbol, named MOCO_PLUGIN_ENTRY_SYMBOL. Written out
- * instead of with MOCO_PLUGIN(): in SDK 1.0 that macro names the variable
- * like the moco_plugin_entry typedef, which C rejects; an asm label gives
- * the symbol its name without the clash. */
-MOCO_EXPORT extern const moco_plugin_entry infonce_entry __asm__(MOCO_PLUGIN_ENTRY_SYMBOL);
-MOCO_EXPORT const moco_plugin_entry infonce_entry = {
-    .sdk_version = MOCO_SDK_VERSION_INIT,
-    .kind = MOCO_KIND_OBJECTIVE,
-    .name = "infonce",
-    .version = "1.0.0",
-    .description = "InfoNCE loss, positive at column 0 (INI: temperature)",
-    .api = &infonce_api,
-};
+MOCO_PLUGIN(MOCO_KIND_OBJECTIVE, "infonce", "1.0.0", "InfoNCE loss, positive at column 0 (INI: temperature)", &infonce_api);

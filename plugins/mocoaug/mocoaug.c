@@ -239,16 +239,6 @@ static const moco_augment_api mocoaug_api = {
     aug_apply_eval,
 };
 
-/* The entry, exported as MOCO_PLUGIN_ENTRY_SYMBOL. Written out instead of
- * with MOCO_PLUGIN(): in SDK 1.0 that macro names the variable like the
- * moco_plugin_entry typedef, which C rejects; an asm label gives the
- * exported symbol its name without the clash. */
-MOCO_EXPORT extern const moco_plugin_entry mocoaug_entry __asm__(MOCO_PLUGIN_ENTRY_SYMBOL);
-MOCO_EXPORT const moco_plugin_entry mocoaug_entry = {
-    .sdk_version = MOCO_SDK_VERSION_INIT,
-    .kind = MOCO_KIND_AUGMENT,
-    .name = "mocoaug",
-    .version = "1.0.0",
-    .description = "MoCo v1/v2 augmentation: resized crop, flip, colour jitter, grayscale, normalise",
-    .api = &mocoaug_api,
-};
+MOCO_PLUGIN(MOCO_KIND_AUGMENT, "mocoaug", "1.0.0",
+            "MoCo v1/v2 augmentation: resized crop, flip, colour jitter, grayscale, normalise",
+            &mocoaug_api);

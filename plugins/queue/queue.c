@@ -175,16 +175,4 @@ static const moco_dictionary_api queue_api = {
     queue_enqueue,         queue_num_state, queue_state,
 };
 
-/* The one exported symbol, named MOCO_PLUGIN_ENTRY_SYMBOL. Written out
- * instead of with MOCO_PLUGIN(): in SDK 1.0 that macro names the variable
- * like the moco_plugin_entry typedef, which C rejects; an asm label gives
- * the symbol its name without the clash. */
-MOCO_EXPORT extern const moco_plugin_entry queue_entry __asm__(MOCO_PLUGIN_ENTRY_SYMBOL);
-MOCO_EXPORT const moco_plugin_entry queue_entry = {
-    .sdk_version = MOCO_SDK_VERSION_INIT,
-    .kind = MOCO_KIND_DICTIONARY,
-    .name = "queue",
-    .version = "1.0.0",
-    .description = "MoCo FIFO queue of K negative keys (INI: size)",
-    .api = &queue_api,
-};
+MOCO_PLUGIN(MOCO_KIND_DICTIONARY, "queue", "1.0.0", "MoCo FIFO queue of K negative keys (INI: size)", &queue_api);

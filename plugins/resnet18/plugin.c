@@ -110,17 +110,8 @@ static const moco_backbone_api rn_api = {
     rn_backward_api,
 };
 
-/* The one exported symbol, named MOCO_PLUGIN_ENTRY_SYMBOL. Written out
- * instead of with MOCO_PLUGIN(): in SDK 1.0 that macro names the variable
- * like the moco_plugin_entry typedef, which C rejects; an asm label gives
- * the symbol its name without the clash (as the other plugins do). */
-MOCO_EXPORT extern const moco_plugin_entry rn_entry __asm__(MOCO_PLUGIN_ENTRY_SYMBOL);
-MOCO_EXPORT const moco_plugin_entry rn_entry = {
-    .sdk_version = MOCO_SDK_VERSION_INIT,
-    .kind = MOCO_KIND_BACKBONE,
-    .name = "resnet18",
-    .version = "1.0.0",
-    .description = "ResNet-18 in torchvision's layout (INI: stem, width, head, bn_momentum, "
-                   "bn_eps, zero_init_residual)",
-    .api = &rn_api,
-};
+/* The one exported symbol (MOCO_PLUGIN_ENTRY_SYMBOL). */
+MOCO_PLUGIN(MOCO_KIND_BACKBONE, "resnet18", "1.0.0",
+            "ResNet-18 in torchvision's layout (INI: stem, width, head, bn_momentum, bn_eps, "
+            "zero_init_residual)",
+            &rn_api);

@@ -109,7 +109,8 @@ static void test_basicblock_gradcheck(void) {
      * two BNs whose rounded mean/scale shift whole channels) leaves ~2e-6
      * of noise in L, ~1e-4 absolute after the 2e-2 divisor, on gradients
      * up to ~0.7, judged against 2e-2 of that scale. Observed worst 3e-3
-     * (the error grows as the step shrinks: noise, not a wrong term).
+     * to 5e-3 as the GEMM's summation order changes (and it grows as the
+     * step shrinks: noise, not a wrong term).
      * Perturbations that flip a ReLU are retried with a smaller step or
      * skipped (at most 5% may be). Tolerance 2e-2; a dropped shortcut
      * gradient, a wrong cache or a missing BN term is off by O(1). */

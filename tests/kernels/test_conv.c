@@ -58,7 +58,7 @@ static void conv_compare(moco_conv_shape s, moco_rng *r) {
     moco_conv2d_backward_naive(din_ref, dw_ref, dout, in, w, &s);
 
     /* Values in [-1, 1] and at most 5*7*7 = 245 (forward, din) or
-     * 2*11*9 = 198 (dweight) products per sum: float accumulation error is
+     * 7*11*9 = 693 (dweight) products per sum: float accumulation error is
      * ~1e-6; any indexing slip is O(0.1) or more. */
     long at = 0;
     double e_out = mt_max_rel(out_fast, out_ref, (long)no, 1e-4, 1e-4, &at);
@@ -93,6 +93,11 @@ static void test_conv_fast_vs_naive(void) {
     conv_compare(conv_make(2, 3, 11, 9, 5, 7, 2, 3), &r);   /* the ImageNet stem */
     conv_compare(conv_make(3, 4, 5, 6, 2, 3, 1, 1), &r);
     conv_compare(conv_make(1, 1, 1, 1, 1, 1, 1, 0), &r);    /* degenerate 1x1 image */
+    /* 99 outputs per image: groups of 3 images per GEMM, here 3 + 3 + 1 */
+    conv_compare(conv_make(7, 3, 11, 9, 5, 3, 1, 1), &r);
+    conv_compare(conv_make(7, 3, 11, 9, 5, 1, 1, 0), &r);
+    /* 272 outputs per image: one image per GEMM */
+    conv_compare(conv_make(3, 2, 17, 16, 3, 3, 1, 1), &r);
 }
 
 /* ---- finite differences ------------------------------------------------ */
@@ -133,9 +138,11 @@ static void conv_gradcheck(moco_conv_shape s, moco_rng *r) {
      * tiny entries). Tolerance 5e-4; a wrong tap or a padded position that
      * leaks is off by O(1). */
     char what[64];
-    snprintf(what, sizeof what, "conv k%d s%d p%d din", s.kh, s.stride, s.pad);
+    snprintf(what, sizeof what, "conv n%d %dx%d k%d s%d p%d din", s.n, s.h, s.w, s.kh,
+             s.stride, s.pad);
     gc_gradcheck(what, din, c.in, (long)ni, 1.0, 5e-4, 1e-3, conv_loss, &c);
-    snprintf(what, sizeof what, "conv k%d s%d p%d dweight", s.kh, s.stride, s.pad);
+    snprintf(what, sizeof what, "conv n%d %dx%d k%d s%d p%d dweight", s.n, s.h, s.w, s.kh,
+             s.stride, s.pad);
     gc_gradcheck(what, dw, c.w, (long)nw, 1.0, 5e-4, 1e-3, conv_loss, &c);
     free(c.in); free(c.w); free(c.out); free(c.rmul); free(c.ws); free(din); free(dw);
 }
@@ -149,6 +156,8 @@ static void test_conv_gradcheck(void) {
     conv_gradcheck(conv_make(2, 3, 7, 6, 4, 1, 2, 0), &r);
     conv_gradcheck(conv_make(2, 3, 7, 6, 4, 1, 1, 0), &r);
     conv_gradcheck(conv_make(2, 2, 9, 8, 3, 7, 2, 3), &r);
+    conv_gradcheck(conv_make(5, 2, 5, 4, 3, 3, 1, 1), &r);  /* groups of 13: one partial */
+    conv_gradcheck(conv_make(2, 1, 16, 16, 2, 3, 1, 1), &r); /* one image per GEMM */
 }
 
 /* Backward twice into zeroed gradients gives twice one call. */
