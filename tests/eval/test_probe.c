@@ -170,13 +170,8 @@ static void test_refusals_tiny(void) {
     MT_CHECK(rc == MOCO_ERR_NUMERIC && strstr(err.msg, "HINT"), "NaN: rc %d", rc);
 }
 
-/* CIFAR-10 sized features, timed; the time limit holds for optimised
- * builds only (sanitizers slow everything several times). */
-#if defined(__SANITIZE_ADDRESS__)
-#define PROBE_TIME_LIMIT 1e9
-#else
-#define PROBE_TIME_LIMIT 60.0
-#endif
+/* CIFAR-10 sized features (only with --speed): prints the time, asserts
+ * only that it works; speed is a benchmark figure, not a test. */
 static int speed_epochs = 30;
 static void speed_cifar_sized_synthetic(void) {
     enum { D = 512, C = 10 };
@@ -206,7 +201,6 @@ static void speed_cifar_sized_synthetic(void) {
         MT_CHECK(rc == MOCO_OK, "%s", err.msg);
         printf("  50000x512, 10 classes, %d epochs: %.2f s, train %.4f, test %.4f\n", cfg.epochs,
                sec, (double)tra, (double)tea);
-        MT_CHECK(sec < PROBE_TIME_LIMIT, "too slow: %.1f s", sec);
     }
     free(means);
     free(scale);

@@ -1,4 +1,4 @@
-/* backbone_resnet18_timing: seconds per train-mode forward + backward of the
+/* bench_backbone: seconds per train-mode forward + backward of the
  * full-width model (width 64, cifar stem, linear head to 128) on a batch of
  * 32 images of 32x32, for the host author's planning. Prints the figure;
  * checks only that the calls succeed and produce finite gradients. */
