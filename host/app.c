@@ -28,6 +28,7 @@ static const char USAGE[] =
     "  --resume            continue from <run dir>/checkpoint.bin if it exists\n"
     "  --resume=FILE       continue from FILE\n"
     "  --run-dir DIR       override [run] dir\n"
+    "  --max-steps N       stop with a checkpoint once N steps are done in total\n"
     "  --plugin-dir DIR    search DIR for plugins first (repeatable; also\n"
     "                      MOCO_PLUGIN_PATH=DIR1:DIR2)\n"
     "  --list-plugins      list the plugins found, with kind and versions\n"
@@ -62,6 +63,9 @@ static void install_signals(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* A file-size limit (ulimit -f) must become a write error we report,
+     * not a silent kill in the middle of a checkpoint. */
+    signal(SIGXFSZ, SIG_IGN);
 }
 
 static int check_plugin(const char *file) {
@@ -96,6 +100,7 @@ static void summary(const run *r, const eval_result *ev, double secs) {
 
 int moco_host_main(int argc, char **argv) {
     const char *config = NULL, *resume = NULL, *run_dir = NULL;
+    long long max_steps = 0;
     const char *dirs[MAX_DIRS];
     int ndirs = 0, list = 0, auto_resume = 0;
     for (int i = 1; i < argc; i++) {
@@ -129,6 +134,15 @@ int moco_host_main(int argc, char **argv) {
                 run_dir = argv[++i];
             else if (ndirs < MAX_DIRS)
                 dirs[ndirs++] = argv[++i];
+        } else if (!strcmp(a, "--max-steps")) {
+            char *end = NULL;
+            max_steps = i + 1 < argc ? strtoll(argv[i + 1], &end, 10) : 0;
+            if (max_steps <= 0 || !end || *end) {
+                fprintf(stderr, "moco-host: --max-steps needs a positive whole number. HINT: "
+                        "--max-steps 100\n");
+                return 2;
+            }
+            i++;
         } else if (!strcmp(a, "--resume")) {
             auto_resume = 1;
         } else if (!strncmp(a, "--resume=", 9)) {
@@ -181,6 +195,13 @@ int moco_host_main(int argc, char **argv) {
         }
     }
     if (!st) {
+        r->max_steps = max_steps;
+        int32_t stale = ckpt_remove_stale(r->run_dir);
+        if (stale)
+            host_log(MOCO_LOG_INFO, "removed %d unfinished checkpoint file(s) of an earlier, "
+                     "interrupted write in %s", stale, r->run_dir);
+    }
+    if (!st) {
         if (resume)
             host_log(MOCO_LOG_INFO, "resumed from %s at epoch %lld, step %lld", resume,
                      (long long)r->epoch + 1, (long long)r->step_in_epoch);
@@ -199,10 +220,13 @@ int moco_host_main(int argc, char **argv) {
     int interrupted = 0;
     if (!st) st = train_run(r, &interrupted, &err);
     if (!st && interrupted) {
-        printf("interrupted: checkpoint written to %s. HINT: continue with: moco-host --resume "
-               "%s%s%s\n", ckpt, run_dir ? "--run-dir " : "", run_dir ? run_dir : "",
-               run_dir ? " " : "");
-        printf("  %s\n", config);
+        printf("%s at epoch %lld, step %lld (global step %lld); checkpoint: %s\n"
+               "continue with: moco-host --resume %s%s%s%s\n",
+               interrupted == TRAIN_STOP_SIGNAL ? "interrupted" : "stopped (--max-steps)",
+               (long long)r->epoch + 1, (long long)r->step_in_epoch,
+               (long long)r->global_step, ckpt, run_dir ? "--run-dir " : "",
+               run_dir ? run_dir : "", run_dir ? " " : "", config);
+        fflush(stdout);
         run_teardown(r);
         free(r);
         return 0;

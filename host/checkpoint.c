@@ -2,6 +2,7 @@
  * checkpoint.h for the layout). */
 #include "checkpoint.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -136,6 +137,14 @@ int32_t ckpt_snapshot(const run *r, uint8_t **buf, size_t *len, moco_error *err)
 }
 
 /* ---- atomic write ------------------------------------------------------ */
+static void fsync_dir(const char *dir) {
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+}
+
 int32_t ckpt_write_file(const char *path, const uint8_t *buf, size_t len, moco_error *err) {
     char tmp[1200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -171,11 +180,77 @@ int32_t ckpt_write_file(const char *path, const uint8_t *buf, size_t len, moco_e
     }
     char dir[1200];
     snprintf(dir, sizeof dir, "%s", path);
-    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd); /* make the rename durable */
-        close(dfd);
+    fsync_dir(dirname(dir)); /* make the rename durable */
+    return MOCO_OK;
+}
+
+static int numbered_step(const char *name, long long *step) {
+    char tail[8];
+    return sscanf(name, "checkpoint-%lld%7s", step, tail) == 2 && !strcmp(tail, ".bin");
+}
+
+static int cmp_ll(const void *a, const void *b) {
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* Delete numbered checkpoints older than the newest `keep`. */
+static void prune(const char *dir, int32_t keep) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    long long steps[4096];
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) && n < 4096) {
+        long long st;
+        if (numbered_step(de->d_name, &st)) steps[n++] = st;
     }
+    closedir(d);
+    qsort(steps, (size_t)n, sizeof *steps, cmp_ll);
+    for (int i = 0; i < n - keep; i++) {
+        char p[1200];
+        snprintf(p, sizeof p, "%s/checkpoint-%08lld.bin", dir, steps[i]);
+        unlink(p);
+    }
+}
+
+int32_t ckpt_remove_stale(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int32_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        int tmp = l > 4 && !strcmp(de->d_name + l - 4, ".tmp") &&
+                  !strncmp(de->d_name, "checkpoint", 10);
+        int lnk = !strcmp(de->d_name, CKPT_FILE_NAME ".link");
+        if (!tmp && !lnk) continue;
+        char p[1200];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        n += unlink(p) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+int32_t ckpt_save_in_dir(const char *dir, int64_t step, int32_t keep, const uint8_t *buf,
+                         size_t len, char *saved_path, size_t saved_len, moco_error *err) {
+    char numbered[1200], latest[1200], tmp[1300];
+    snprintf(numbered, sizeof numbered, "%s/checkpoint-%08lld.bin", dir, (long long)step);
+    snprintf(latest, sizeof latest, "%s/%s", dir, CKPT_FILE_NAME);
+    snprintf(tmp, sizeof tmp, "%s.link", latest);
+    int32_t st = ckpt_write_file(numbered, buf, len, err);
+    if (st) return st;
+    unlink(tmp);
+    if (link(numbered, tmp) != 0 || rename(tmp, latest) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return moco_errorf(err, MOCO_ERR_IO, "checkpoint '%s': cannot update %s: %s; the new "
+                           "checkpoint is complete in %s", numbered, latest, strerror(e), numbered);
+    }
+    fsync_dir(dir);
+    prune(dir, keep < 1 ? 1 : keep);
+    if (saved_path) snprintf(saved_path, saved_len, "%s", numbered);
     return MOCO_OK;
 }
 
@@ -418,7 +493,8 @@ static double now(void) {
 
 static void write_work(uv_work_t *req) {
     ckpt_writer *w = req->data;
-    w->status = ckpt_write_file(w->path, w->buf, w->len, &w->err);
+    w->status = ckpt_save_in_dir(w->dir, w->step, w->keep, w->buf, w->len, w->path,
+                                 sizeof w->path, &w->err);
 }
 
 static void write_done(uv_work_t *req, int status) {
@@ -427,8 +503,7 @@ static void write_done(uv_work_t *req, int status) {
         w->status = moco_errorf(&w->err, MOCO_ERR_IO, "checkpoint write cancelled");
     }
     if (w->status) {
-        w->failed = 1;
-        host_log(MOCO_LOG_ERROR, "%s", w->err.msg);
+        w->failed = 1; /* reported once, by whoever waits for the writer */
     } else {
         host_log(MOCO_LOG_INFO, "checkpoint saved: %s (epoch %lld, step %lld, %.1f MB, %.2f s)",
                  w->path, (long long)w->epoch + 1, (long long)w->step, w->len / 1e6,
@@ -458,9 +533,11 @@ int32_t ckpt_writer_save(ckpt_writer *w, const run *r, moco_error *err) {
     if (st) return st;
     st = ckpt_snapshot(r, &w->buf, &w->len, err);
     if (st) return st;
-    snprintf(w->path, sizeof w->path, "%s/%s", r->run_dir, CKPT_FILE_NAME);
+    snprintf(w->dir, sizeof w->dir, "%s", r->run_dir);
+    w->keep = (int32_t)r->cfg.keep_checkpoints;
     w->epoch = r->epoch;
     w->step = r->global_step;
+    w->requested = 1;
     w->started = now();
     w->busy = 1;
     w->req.data = w;

@@ -23,24 +23,36 @@
 
 /* [main] Serialise the run's state into a new buffer (caller frees). */
 int32_t ckpt_snapshot(const run *r, uint8_t **buf, size_t *len, moco_error *err);
+/* [main] Remove temp files a killed writer left in a run directory
+ * (checkpoint-*.bin.tmp, checkpoint.bin.link). Returns how many. */
+int32_t ckpt_remove_stale(const char *dir);
 /* [main] Restore a run from a checkpoint file; refuses any mismatch with
  * the current config and plugins (names, shapes, counts). */
 int32_t ckpt_load(run *r, const char *path, moco_error *err);
 /* [any] Write buf atomically: temp file, write, fsync, rename, fsync dir. */
 int32_t ckpt_write_file(const char *path, const uint8_t *buf, size_t len, moco_error *err);
+/* [any] Save into a run directory: write checkpoint-<step>.bin atomically,
+ * then point checkpoint.bin at it (hard link + rename, atomic), then delete
+ * all but the newest `keep` numbered checkpoints. Nothing older is removed
+ * before the new one is durable. */
+int32_t ckpt_save_in_dir(const char *dir, int64_t step, int32_t keep, const uint8_t *buf,
+                         size_t len, char *saved_path, size_t saved_len, moco_error *err);
 
 /* Asynchronous writer on the libuv pool: one write in flight at a time. */
 typedef struct ckpt_writer {
     uv_work_t req;
     uv_loop_t *loop;
-    char path[1100];
+    char dir[1100];
+    char path[1200];         /* the numbered file last written */
+    int32_t keep;
     uint8_t *buf;
     size_t len;
     int32_t busy;
     int32_t status;          /* of the last finished write */
     int32_t failed;          /* sticky: some write failed */
     moco_error err;
-    int64_t epoch, step;     /* what is being written */
+    int64_t epoch, step;     /* what is being (or was last) written */
+    int32_t requested;       /* some save was requested */
     double started;
 } ckpt_writer;
 

@@ -38,6 +38,7 @@ typedef struct run {
     int64_t step_in_epoch;          /* steps done in this epoch */
     int64_t global_step;            /* steps done in total */
     int64_t steps_per_epoch;
+    int64_t max_steps;              /* stop (with a checkpoint) at this global step; 0 = off */
     uint64_t seed;
     char run_dir[1024];
 } run;

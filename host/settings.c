@@ -38,6 +38,7 @@ static int32_t load_train(settings *s, const moco_host *h, moco_error *err) {
     TRY(moco_cfg_int(h, "checkpoint_every", 1, 0, 100000, &s->checkpoint_every, err));
     TRY(moco_cfg_int(h, "checkpoint_every_steps", 0, 0, INT32_MAX, &s->checkpoint_every_steps,
                      err));
+    TRY(moco_cfg_int(h, "keep_checkpoints", 2, 1, 1000, &s->keep_checkpoints, err));
     TRY(moco_cfg_int(h, "prefetch", 3, 1, 64, &s->prefetch, err));
     return MOCO_OK;
 }

@@ -28,6 +28,7 @@ typedef struct settings {
     int64_t steps_per_epoch;   /* 0 = the whole training split */
     int64_t checkpoint_every;  /* epochs; 0 = only at the end */
     int64_t checkpoint_every_steps;
+    int64_t keep_checkpoints;  /* numbered checkpoints kept in the run dir */
     int64_t prefetch;          /* batches prepared ahead */
     /* [eval] */
     int64_t eval_every;        /* epochs; 0 = only after training */

@@ -109,8 +109,7 @@ static void report(run *r, progress *p, metrics *m, double lr, int last_in_epoch
 }
 
 static int32_t save(run *r, ckpt_writer *w, moco_error *err) {
-    int32_t st = ckpt_writer_save(w, r, err);
-    return st;
+    return ckpt_writer_save(w, r, err);
 }
 
 int32_t train_run(run *r, int *interrupted, moco_error *err) {
@@ -141,11 +140,18 @@ int32_t train_run(run *r, int *interrupted, moco_error *err) {
         st = train_step(r, b->xq, b->xk, lr, &res, err);
         prefetch_release(&pf, b);
         if (st) {
-            if (st == MOCO_ERR_NUMERIC)
-                moco_error_prefix(err, st, "training diverged at epoch %lld step %lld (global "
-                                  "step %lld); last good checkpoint: %s. HINT: lower [train] lr",
-                                  (long long)r->epoch + 1, (long long)r->step_in_epoch + 1,
-                                  (long long)r->global_step + 1, last_ckpt);
+            if (st == MOCO_ERR_NUMERIC) {
+                /* One line: where, what, the checkpoint to go back to, one hint. */
+                char what[MOCO_ERROR_LEN];
+                snprintf(what, sizeof what, "%s", err->msg);
+                char *hint = strstr(what, ". HINT:");
+                if (!hint) hint = strstr(what, " HINT:");
+                if (hint) *hint = 0;
+                moco_errorf(err, st, "training diverged at epoch %lld step %lld (global step "
+                            "%lld): %s; last good checkpoint: %s. HINT: lower [train] lr",
+                            (long long)r->epoch + 1, (long long)r->step_in_epoch + 1,
+                            (long long)r->global_step + 1, what, last_ckpt);
+            }
             break;
         }
         r->step_in_epoch++;
@@ -157,10 +163,6 @@ int32_t train_run(run *r, int *interrupted, moco_error *err) {
         int end_of_epoch = r->step_in_epoch == r->steps_per_epoch;
         if (p.steps_window >= r->cfg.log_every || end_of_epoch)
             report(r, &p, &m, lr, end_of_epoch);
-        if (train_stop_requested) {
-            *interrupted = 1;
-            break;
-        }
         if (end_of_epoch) {
             double secs = now() - t_epoch;
             metrics_write(&m, "\"event\":\"epoch\",\"epoch\":%lld,\"seconds\":%.3f,"
@@ -184,14 +186,21 @@ int32_t train_run(run *r, int *interrupted, moco_error *err) {
                    r->global_step % r->cfg.checkpoint_every_steps == 0) {
             if ((st = save(r, &w, err))) break;
         }
+        if (train_stop_requested) {
+            *interrupted = TRAIN_STOP_SIGNAL;
+            break;
+        }
+        if (r->max_steps && r->global_step >= r->max_steps && r->epoch < r->cfg.epochs) {
+            *interrupted = TRAIN_STOP_MAX_STEPS;
+            break;
+        }
         if (w.failed) {
             st = ckpt_writer_wait(&w, err);
             break;
         }
     }
-    if (*interrupted && !st) {
-        st = save(r, &w, err);
-    }
+    /* A stop right after a periodic checkpoint does not write it twice. */
+    if (*interrupted && !st && !(w.requested && w.step == r->global_step)) st = save(r, &w, err);
     moco_error werr;
     int32_t wst = ckpt_writer_wait(&w, &werr);
     if (!st && wst) {

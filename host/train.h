@@ -28,9 +28,12 @@ void train_momentum_update(float *k, const float *q, int64_t n, float m);
 /* Set by the SIGINT/SIGTERM handler: stop after the current step. */
 extern volatile sig_atomic_t train_stop_requested;
 
+enum { TRAIN_STOP_SIGNAL = 1, TRAIN_STOP_MAX_STEPS = 2 };
+
 /* [main] The whole run from the current counters to the last epoch, with
  * prefetch, progress, metrics, periodic evaluation and checkpoints.
- * Returns 0, or non-zero with err filled. *interrupted set on a signal. */
+ * Returns 0, or non-zero with err filled. *interrupted is set to a
+ * TRAIN_STOP_* reason when it stopped early (a checkpoint is written). */
 int32_t train_run(run *r, int *interrupted, moco_error *err);
 
 #endif

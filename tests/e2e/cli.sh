@@ -4,11 +4,7 @@
 # usage: cli.sh MOCO_HOST PLUGIN_DIR FAKE_PLUGIN_DIR
 set -uo pipefail
 host=$1 plugins=$2 fake=$3
-fail=0 pass=0
-check() { # check NAME CONDITION...
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); else echo "FAILED: $name"; fail=$((fail + 1)); fi
-}
+. "$(dirname "$0")/lib.sh"
 out=$(mktemp) err=$(mktemp)
 trap 'rm -f "$out" "$err"' EXIT
 
@@ -48,5 +44,4 @@ if grep -qw avx2 /proc/cpuinfo; then
   MOCO_BLAS_AUTOFIX=0 OPENBLAS_CORETYPE=Prescott "$host" --blas-info >"$out" 2>"$err"
   check "autofix can be disabled" grep -q "kernel: Prescott" "$out"
 fi
-echo "$pass passed, $fail failed"
-test $fail -eq 0
+finish

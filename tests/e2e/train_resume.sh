@@ -7,11 +7,7 @@
 # usage: train_resume.sh MOCO_HOST MAKE_SYNTH_CIFAR
 set -uo pipefail
 host=$1 synth=$2
-fail=0 pass=0
-check() {
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); else echo "FAILED: $name"; fail=$((fail + 1)); fi
-}
+. "$(dirname "$0")/lib.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 if [ -n "${MOCO_CIFAR10_DIR:-}" ] && [ -f "$MOCO_CIFAR10_DIR/data_batch_1.bin" ]; then
@@ -80,5 +76,4 @@ check "trained epoch 2" grep -q "epoch 2/2 " "$tmp/out3"
 check "no epoch 1 again" bash -c "! grep -q 'epoch 1/2 ' '$tmp/out3'"
 check "evaluated after resume" grep -q "kNN top-1:" "$tmp/out3"
 check "checkpoint updated" test "$(sha256sum "$tmp/run/checkpoint.bin")" != "$sum1"
-echo "$pass passed, $fail failed"
-test $fail -eq 0
+finish
