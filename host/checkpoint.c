@@ -320,16 +320,17 @@ static int32_t parse(const char *path, const uint8_t *b, size_t len, record **ou
         return BAD("checkpoint '%s': record count %u cannot fit in the file", path, n);
     record *rec = calloc(n ? n : 1, sizeof(record));
     if (!rec) return moco_errorf(err, MOCO_ERR_NOMEM, "out of memory");
+    int32_t st = MOCO_OK;
     size_t off = HEADER_BYTES;
     for (uint32_t i = 0; i < n; i++) {
         if (len - off < RECORD_BYTES) {
-            free(rec);
-            return BAD("checkpoint '%s': record %u: header runs past the end", path, i);
+            st = BAD("checkpoint '%s': record %u: header runs past the end", path, i);
+            goto fail;
         }
         const uint8_t *p = b + off;
         if (get32(p + 60) != moco_crc32(0, p, 60)) {
-            free(rec);
-            return BAD("checkpoint '%s': record %u: header checksum mismatch", path, i);
+            st = BAD("checkpoint '%s': record %u: header checksum mismatch", path, i);
+            goto fail;
         }
         record *r = &rec[i];
         r->name_len = get32(p);
@@ -338,47 +339,59 @@ static int32_t parse(const char *path, const uint8_t *b, size_t len, record **ou
         r->bytes = get64(p + 48);
         if (r->name_len == 0 || r->name_len > MAX_NAME || r->ndim < 0 || r->ndim > 4 ||
             (r->dtype != DT_F32 && r->dtype != DT_I64 && r->dtype != DT_BYTES)) {
-            free(rec);
-            return BAD("checkpoint '%s': record %u: bad name length, rank or dtype", path, i);
+            st = BAD("checkpoint '%s': record %u: bad name length, rank or dtype", path, i);
+            goto fail;
         }
         uint64_t numel = 1;
         for (int d = 0; d < 4; d++) {
             r->shape[d] = (int64_t)get64(p + 16 + 8 * d);
             if (d < r->ndim) {
                 if (r->shape[d] < 0 || (r->shape[d] && numel > UINT64_MAX / 8 / (uint64_t)r->shape[d])) {
-                    free(rec);
-                    return BAD("checkpoint '%s': record %u: absurd shape", path, i);
+                    st = BAD("checkpoint '%s': record %u: absurd shape", path, i);
+                    goto fail;
                 }
                 numel *= (uint64_t)r->shape[d];
             }
         }
         if (numel * dtype_size(r->dtype) != r->bytes) {
-            free(rec);
-            return BAD("checkpoint '%s': record %u: size %llu does not match its shape", path, i,
+            st = BAD("checkpoint '%s': record %u: size %llu does not match its shape", path, i,
                        (unsigned long long)r->bytes);
+            goto fail;
         }
         off += RECORD_BYTES;
         if (len - off < r->name_len || len - off - r->name_len < r->bytes) {
-            free(rec);
-            return BAD("checkpoint '%s': record %u: data runs past the end of the file", path, i);
+            st = BAD("checkpoint '%s': record %u: data runs past the end of the file", path, i);
+            goto fail;
         }
         r->name = (const char *)b + off;
         r->payload = b + off + r->name_len;
         if (get32(p + 56) != moco_crc32(0, r->payload, r->bytes)) {
-            free(rec);
-            return BAD("checkpoint '%s': tensor '%.*s': data checksum mismatch (damaged file). "
+            st = BAD("checkpoint '%s': tensor '%.*s': data checksum mismatch (damaged file). "
                        "HINT: use an older intact checkpoint", path, (int)r->name_len, r->name);
+            goto fail;
         }
         off += r->name_len + r->bytes;
     }
     if (off != len) {
-        free(rec);
-        return BAD("checkpoint '%s': %zu trailing bytes after the last record", path, len - off);
+        st = BAD("checkpoint '%s': %zu trailing bytes after the last record", path, len - off);
+        goto fail;
     }
     *out = rec;
     *count = n;
     return MOCO_OK;
+fail: /* messages are formatted before rec is freed: they read from it */
+    free(rec);
+    return st;
 #undef BAD
+}
+
+int32_t ckpt_validate_buffer(const char *path, const uint8_t *buf, size_t len,
+                             moco_error *err) {
+    record *rec = NULL;
+    uint32_t n = 0;
+    int32_t st = parse(path, buf, len, &rec, &n, err);
+    free(rec);
+    return st;
 }
 
 static record *find(record *rec, uint32_t n, const char *name) {

@@ -29,6 +29,10 @@ int32_t ckpt_remove_stale(const char *dir);
 /* [main] Restore a run from a checkpoint file; refuses any mismatch with
  * the current config and plugins (names, shapes, counts). */
 int32_t ckpt_load(run *r, const char *path, moco_error *err);
+/* [any] Check a checkpoint image (header, every record's sizes and CRCs)
+ * without applying it; `path` names it in messages. */
+int32_t ckpt_validate_buffer(const char *path, const uint8_t *buf, size_t len,
+                             moco_error *err);
 /* [any] Write buf atomically: temp file, write, fsync, rename, fsync dir. */
 int32_t ckpt_write_file(const char *path, const uint8_t *buf, size_t len, moco_error *err);
 /* [any] Save into a run directory: write checkpoint-<step>.bin atomically,

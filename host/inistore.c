@@ -115,7 +115,17 @@ static int on_value(void *user, const char *section, const char *name, const cha
     return 1;
 }
 
-static int32_t read_file(const char *path, char **out, moco_error *err) {
+/* NUL bytes would end inih's lines silently: refuse them with their line. */
+static int32_t check_nul(const char *path, const char *buf, size_t n, moco_error *err) {
+    const char *z = memchr(buf, 0, n);
+    if (!z) return MOCO_OK;
+    int line = 1;
+    for (const char *p = buf; p < z; p++) line += *p == '\n';
+    return moco_errorf(err, MOCO_ERR_FORMAT,
+                       "%s:%d: NUL byte in the config. HINT: save it as plain text", path, line);
+}
+
+static int32_t read_file(const char *path, char **out, size_t *len, moco_error *err) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return moco_errorf(err, MOCO_ERR_IO, "%s: cannot open config: %s. HINT: check the path",
@@ -136,26 +146,12 @@ static int32_t read_file(const char *path, char **out, moco_error *err) {
     }
     fclose(f);
     buf[n] = 0;
-    if (strlen(buf) != n) {
-        size_t at = strlen(buf);
-        int line = 1;
-        for (size_t i = 0; i < at; i++) line += buf[i] == '\n';
-        free(buf);
-        return moco_errorf(err, MOCO_ERR_FORMAT,
-                           "%s:%d: NUL byte in the config. HINT: save it as plain text", path, line);
-    }
     *out = buf;
+    *len = n;
     return MOCO_OK;
 }
 
-int32_t ini_load(ini_store *s, const char *path, moco_error *err) {
-    memset(s, 0, sizeof *s);
-    s->path = xstrdup(path);
-    char *tmp = xstrdup(path);
-    s->dir = xstrdup(dirname(tmp));
-    free(tmp);
-    int32_t st = read_file(path, &s->text, err);
-    if (st) return st;
+static int32_t parse_text(ini_store *s, const char *path, moco_error *err) {
     reader r = {.s = s, .p = s->text};
     int rc = ini_parse_stream(read_line, &r, on_value, &r);
     if (r.bad_line && (rc <= 0 || r.bad_line <= rc))
@@ -169,6 +165,34 @@ int32_t ini_load(ini_store *s, const char *path, moco_error *err) {
     if (rc < 0)
         return moco_errorf(err, MOCO_ERR_NOMEM, "%s: out of memory parsing the config", path);
     return MOCO_OK;
+}
+
+static void init_store(ini_store *s, const char *path) {
+    memset(s, 0, sizeof *s);
+    s->path = xstrdup(path);
+    char *tmp = xstrdup(path);
+    s->dir = xstrdup(dirname(tmp));
+    free(tmp);
+}
+
+int32_t ini_load(ini_store *s, const char *path, moco_error *err) {
+    init_store(s, path);
+    size_t n = 0;
+    int32_t st = read_file(path, &s->text, &n, err);
+    if (!st) st = check_nul(path, s->text, n, err);
+    return st ? st : parse_text(s, path, err);
+}
+
+int32_t ini_load_text(ini_store *s, const char *path, const char *text, size_t len,
+                      moco_error *err) {
+    init_store(s, path);
+    int32_t st = check_nul(path, text, len, err);
+    if (st) return st;
+    s->text = malloc(len + 1);
+    if (!s->text) return moco_errorf(err, MOCO_ERR_NOMEM, "out of memory");
+    memcpy(s->text, text, len);
+    s->text[len] = 0;
+    return parse_text(s, path, err);
 }
 
 void ini_free(ini_store *s) {

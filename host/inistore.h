@@ -4,6 +4,7 @@
 #ifndef MOCO_HOST_INI_H
 #define MOCO_HOST_INI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "moco/sdk.h"
@@ -31,6 +32,10 @@ typedef struct ini_store {
 
 /* Parse `path`. On error fills err with "path:line: what. HINT: ..." */
 int32_t ini_load(ini_store *s, const char *path, moco_error *err);
+/* Parse `len` bytes of INI text; `path` is used for messages and the
+ * config directory. */
+int32_t ini_load_text(ini_store *s, const char *path, const char *text, size_t len,
+                      moco_error *err);
 void ini_free(ini_store *s);
 /* Returns the entry (and marks it used) or NULL. */
 ini_entry *ini_find(ini_store *s, const char *section, const char *key);
