@@ -2,6 +2,7 @@
  * truncated and mismatched files are refused with a clear line and leave the
  * live state untouched. */
 #include "checkpoint.h"
+#include "crc32.h"
 #include "mtest.h"
 #include "run.h"
 #include "tiny_run.h"
@@ -102,6 +103,27 @@ static void copy_modified(const char *dst, size_t keep, long flip_at) {
     free(b);
 }
 
+/* Write the good checkpoint with bytes appended, or with one record's
+ * declared payload size replaced (header CRC recomputed so only the size
+ * check can refuse it). */
+static void write_variant(const char *dst, size_t append, int64_t huge_size) {
+    FILE *f = fopen(ckpt, "rb");
+    size_t n = file_size(ckpt);
+    uint8_t *b = calloc(n + append, 1);
+    size_t got = fread(b, 1, n, f);
+    fclose(f);
+    if (huge_size) {
+        uint8_t *rec = b + 36; /* first record header */
+        memcpy(rec + 48, &huge_size, 8);
+        uint32_t crc = moco_crc32(0, rec, 60);
+        memcpy(rec + 60, &crc, 4);
+    }
+    f = fopen(dst, "wb");
+    fwrite(b, 1, got + append, f);
+    fclose(f);
+    free(b);
+}
+
 static void test_refusals(void) {
     char p[700];
     size_t n = file_size(ckpt);
@@ -116,6 +138,12 @@ static void test_refusals(void) {
     expect_refused(p, "", "not a moco checkpoint");
     snprintf(p, sizeof p, "%s/missing.bin", tmp);
     expect_refused(p, "", "No such file");
+    snprintf(p, sizeof p, "%s/oversized.bin", tmp);
+    write_variant(p, 4096, 0);
+    expect_refused(p, "", "header says");
+    snprintf(p, sizeof p, "%s/huge.bin", tmp);
+    write_variant(p, 0, (int64_t)1 << 60);
+    expect_refused(p, "", "does not match its shape");
     expect_refused(ckpt, "backbone.width=8", "shape");
     expect_refused(ckpt, "dictionary.size=64", "dict.queue");
     expect_refused(ckpt, "run.seed=4", "seed");

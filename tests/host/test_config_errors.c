@@ -67,6 +67,10 @@ static void test_value_errors(void) {
     /* line numbers: tiny_ini writes [run] at 1, dir 2, seed 3, log_every 4 */
     expect_error("run.seed=abc", (const char *[]){"case.ini:3:", "[run] seed", "integer", NULL});
     expect_error("train.batch=0", (const char *[]){"[train] batch", "out of range", NULL});
+    expect_error("train.batch=3\xff\xfe", (const char *[]){"[train] batch", "integer", NULL});
+    expect_error("train.lr=nan", (const char *[]){"[train] lr", "finite", NULL});
+    expect_error("train.epochs=99999999999999999999",
+                 (const char *[]){"[train] epochs", "integer", NULL});
     expect_error("moco.momentum=1.5", (const char *[]){"[moco] momentum", "range", NULL});
     expect_error("train.schedule=linear", (const char *[]){"[train] schedule", "cosine", NULL});
     expect_error("dictionary.size=-5", (const char *[]){"[dictionary] size", NULL});
