@@ -12,6 +12,7 @@
 
 #include "checkpoint.h"
 #include "evaluate.h"
+#include "export.h"
 #include "plugin.h"
 #include "run.h"
 #include "train.h"
@@ -20,9 +21,13 @@
 
 static const char USAGE[] =
     "usage: moco-host [options] CONFIG.ini\n"
+    "       moco-host export CHECKPOINT [--format safetensors] OUT\n"
     "\n"
     "Pre-trains an encoder with Momentum Contrast (MoCo) as CONFIG.ini describes,\n"
     "then evaluates it (kNN monitor and linear classifier on frozen features).\n"
+    "\n"
+    "export writes the query encoder of a checkpoint in the safetensors format\n"
+    "with torchvision's ResNet names (see README).\n"
     "\n"
     "options:\n"
     "  --resume            continue from <run dir>/checkpoint.bin if it exists\n"
@@ -99,6 +104,7 @@ static void summary(const run *r, const eval_result *ev, double secs) {
 }
 
 int moco_host_main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "export")) return export_main(argc - 1, argv + 1);
     const char *config = NULL, *resume = NULL, *run_dir = NULL;
     long long max_steps = 0;
     const char *dirs[MAX_DIRS];

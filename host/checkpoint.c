@@ -255,15 +255,7 @@ int32_t ckpt_save_in_dir(const char *dir, int64_t step, int32_t keep, const uint
 }
 
 /* ---- validated load ---------------------------------------------------- */
-typedef struct record {
-    const char *name;
-    uint32_t name_len;
-    int32_t dtype, ndim;
-    int64_t shape[4];
-    const uint8_t *payload;
-    uint64_t bytes;
-    int used;
-} record;
+typedef ckpt_record record;
 
 static int32_t read_all(const char *path, uint8_t **out, size_t *len, moco_error *err) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -383,6 +375,21 @@ fail: /* messages are formatted before rec is freed: they read from it */
     free(rec);
     return st;
 #undef BAD
+}
+
+int32_t ckpt_open(ckpt_image *img, const char *path, moco_error *err) {
+    memset(img, 0, sizeof *img);
+    size_t len = 0;
+    int32_t st = read_all(path, &img->data, &len, err);
+    if (!st) st = parse(path, img->data, len, &img->records, &img->count, err);
+    if (st) ckpt_close(img);
+    return st;
+}
+
+void ckpt_close(ckpt_image *img) {
+    free(img->records);
+    free(img->data);
+    memset(img, 0, sizeof *img);
 }
 
 int32_t ckpt_validate_buffer(const char *path, const uint8_t *buf, size_t len,

@@ -19,6 +19,29 @@
 #include "run.h"
 
 #define CKPT_FORMAT_VERSION 1
+#define CKPT_DTYPE_BYTES 3   /* besides MOCO_DTYPE_F32 / MOCO_DTYPE_I64 */
+
+/* One validated record of a checkpoint image (pointers into the image). */
+typedef struct ckpt_record {
+    const char *name;          /* not NUL-terminated: name_len bytes */
+    uint32_t name_len;
+    int32_t dtype, ndim;
+    int64_t shape[4];
+    const uint8_t *payload;
+    uint64_t bytes;
+    int used;
+} ckpt_record;
+
+/* A whole checkpoint file in memory, validated (sizes, CRCs). */
+typedef struct ckpt_image {
+    uint8_t *data;
+    ckpt_record *records;
+    uint32_t count;
+} ckpt_image;
+
+/* [any] Read and validate a checkpoint file without applying it. */
+int32_t ckpt_open(ckpt_image *img, const char *path, moco_error *err);
+void ckpt_close(ckpt_image *img);
 #define CKPT_FILE_NAME "checkpoint.bin"
 
 /* [main] Serialise the run's state into a new buffer (caller frees). */
