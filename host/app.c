@@ -244,6 +244,7 @@ int moco_host_main(int argc, char **argv) {
         st = evaluate_run_result(r, &m, &ev, &err);
         metrics_close(&m);
     }
+    if (!st) refresh_report(r);
     if (!st) summary(r, &ev, (double)time(NULL) - t0);
     run_teardown(r);
     free(r);

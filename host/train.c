@@ -12,6 +12,7 @@
 #include "evaluate.h"
 #include "metrics.h"
 #include "prefetch.h"
+#include "report.h"
 
 volatile sig_atomic_t train_stop_requested;
 
@@ -112,6 +113,12 @@ static int32_t save(run *r, ckpt_writer *w, moco_error *err) {
     return ckpt_writer_save(w, r, err);
 }
 
+void refresh_report(const run *r) {
+    moco_error rerr;
+    if (report_write(r->run_dir, r->ini.path, &rerr))
+        host_log(MOCO_LOG_WARN, "%s (training continues)", rerr.msg);
+}
+
 int32_t train_run(run *r, int *interrupted, moco_error *err) {
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -176,6 +183,7 @@ int32_t train_run(run *r, int *interrupted, moco_error *err) {
                 st = evaluate_run(r, &m, err);
                 if (st) break;
             }
+            refresh_report(r);
             int ckpt_now = (r->cfg.checkpoint_every && done % r->cfg.checkpoint_every == 0) ||
                            done == r->cfg.epochs;
             if (ckpt_now && (st = save(r, &w, err))) break;

@@ -25,6 +25,9 @@ void train_sgd(float *p, float *v, const float *grad, int64_t n, float lr, float
 /* θk ← m θk + (1 − m) θq */
 void train_momentum_update(float *k, const float *q, int64_t n, float m);
 
+/* [main] Rewrite <run dir>/report.html from the metrics (warns on failure). */
+void refresh_report(const run *r);
+
 /* Set by the SIGINT/SIGTERM handler: stop after the current step. */
 extern volatile sig_atomic_t train_stop_requested;
 
