@@ -2,6 +2,8 @@
  * function pointer, refuses a different SDK major or a newer minor, and
  * checks every required function is present, so a bad plugin is one clear
  * line and never a crash. */
+/* realpath() */
+#define _XOPEN_SOURCE 700
 #include "plugin.h"
 
 #include <dirent.h>
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #ifndef MOCO_BUILD_PLUGIN_DIR
 #define MOCO_BUILD_PLUGIN_DIR ""
@@ -19,6 +22,38 @@
 #endif
 
 static char env_path_copy[4096];
+static char exe_relative_dir[4096];
+
+/* <dir of the running executable>/<MOCO_PLUGIN_DIR_FROM_BIN>, or "" */
+static const char *installed_plugin_dir(void) {
+#ifdef MOCO_PLUGIN_DIR_FROM_BIN
+    char exe[2048];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return "";
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash) return "";
+    *slash = 0;
+    snprintf(exe_relative_dir, sizeof exe_relative_dir, "%s/%s", exe, MOCO_PLUGIN_DIR_FROM_BIN);
+    return exe_relative_dir;
+#else
+    return "";
+#endif
+}
+
+static int is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Add a directory once (same real path = same directory). */
+static void add_dir(plugin_path *p, const char *dir) {
+    if (!*dir || p->count >= MOCO_MAX_PLUGIN_DIRS) return;
+    char a[4096], b[4096];
+    for (int32_t i = 0; i < p->count; i++)
+        if (realpath(dir, a) && realpath(p->dirs[i], b) && !strcmp(a, b)) return;
+    p->dirs[p->count++] = dir;
+}
 
 void plugin_path_init(plugin_path *p, const char *const *cli_dirs, int32_t n_cli) {
     p->count = 0;
@@ -31,10 +66,15 @@ void plugin_path_init(plugin_path *p, const char *const *cli_dirs, int32_t n_cli
              tok = strtok_r(NULL, ":", &save))
             if (p->count < MOCO_MAX_PLUGIN_DIRS) p->dirs[p->count++] = tok;
     }
-    if (*MOCO_BUILD_PLUGIN_DIR && p->count < MOCO_MAX_PLUGIN_DIRS)
-        p->dirs[p->count++] = MOCO_BUILD_PLUGIN_DIR;
-    if (*MOCO_INSTALL_PLUGIN_DIR && p->count < MOCO_MAX_PLUGIN_DIRS)
-        p->dirs[p->count++] = MOCO_INSTALL_PLUGIN_DIR;
+    /* An installed host uses the plugins installed beside it; a host in the
+     * build tree (no such folder) uses the build tree's. */
+    const char *rel = installed_plugin_dir();
+    if (*rel && is_dir(rel)) {
+        add_dir(p, rel);
+    } else {
+        add_dir(p, MOCO_BUILD_PLUGIN_DIR);
+        if (is_dir(MOCO_INSTALL_PLUGIN_DIR)) add_dir(p, MOCO_INSTALL_PLUGIN_DIR);
+    }
 }
 
 static int is_file(const char *path) {
