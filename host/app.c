@@ -13,6 +13,7 @@
 #include "checkpoint.h"
 #include "evaluate.h"
 #include "export.h"
+#include "report.h"
 #include "plugin.h"
 #include "run.h"
 #include "train.h"
@@ -22,6 +23,7 @@
 static const char USAGE[] =
     "usage: moco-host [options] CONFIG.ini\n"
     "       moco-host export CHECKPOINT [--format safetensors] OUT\n"
+    "       moco-host report RUN_DIR   (re)write RUN_DIR/report.html from its metrics\n"
     "\n"
     "Pre-trains an encoder with Momentum Contrast (MoCo) as CONFIG.ini describes,\n"
     "then evaluates it (kNN monitor and linear classifier on frozen features).\n"
@@ -105,6 +107,19 @@ static void summary(const run *r, const eval_result *ev, double secs) {
 
 int moco_host_main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "export")) return export_main(argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "report")) {
+        if (argc != 3) {
+            fprintf(stderr, "usage: moco-host report RUN_DIR\n");
+            return 2;
+        }
+        moco_error rerr;
+        if (report_write(argv[2], argv[2], &rerr)) {
+            fprintf(stderr, "moco-host: error: %s\n", rerr.msg);
+            return 1;
+        }
+        printf("wrote %s/report.html\n", argv[2]);
+        return 0;
+    }
     const char *config = NULL, *resume = NULL, *run_dir = NULL;
     long long max_steps = 0;
     const char *dirs[MAX_DIRS];

@@ -61,22 +61,21 @@ static void sort_series(series *s) {
     free(pairs);
 }
 
-static void chart(FILE *f, const char *title, const char *unit, series *a, const char *a_name,
-                  series *b, const char *b_name) {
+/* All charts share the step axis [0, x_max] so they line up. */
+static void chart(FILE *f, double x_max, const char *title, const char *unit, series *a,
+                  const char *a_name, series *b, const char *b_name) {
     const double W = 600, H = 240, L = 64, R = 16, T = 28, B = 36;
-    double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    double x0 = 0, x1 = x_max, y0 = INFINITY, y1 = -INFINITY;
     series *all[2] = {a, b};
     for (int k = 0; k < 2; k++)
         for (int i = 0; all[k] && i < all[k]->n; i++) {
-            x0 = fmin(x0, all[k]->x[i]);
-            x1 = fmax(x1, all[k]->x[i]);
             y0 = fmin(y0, all[k]->y[i]);
             y1 = fmax(y1, all[k]->y[i]);
         }
     fprintf(f, "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
             "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"%s\">\n"
             "<text x=\"%.0f\" y=\"18\" class=\"t\">%s</text>\n", W, H, W, H, title, L, title);
-    if (!isfinite(x0)) {
+    if (!isfinite(y0)) {
         fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" class=\"n\">no data yet</text></svg></figure>\n",
                 L, H / 2);
         return;
@@ -146,7 +145,11 @@ int32_t report_write(const char *dir, const char *title, moco_error *err) {
     }
     fclose(in);
     series *all[] = {&loss, &lr, &ips, &knn, &lin};
-    for (int i = 0; i < 5; i++) sort_series(all[i]);
+    double x_max = 1;
+    for (int i = 0; i < 5; i++) {
+        sort_series(all[i]);
+        if (all[i]->n) x_max = fmax(x_max, all[i]->x[all[i]->n - 1]);
+    }
 
     snprintf(path, sizeof path, "%s/report.html", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -166,15 +169,15 @@ int32_t report_write(const char *dir, const char *title, moco_error *err) {
                 ".b{stroke:#d9480f;fill:#d9480f}polyline.a,polyline.b{fill:none}"
                 ".leg{font-size:12px;stroke:none}td{padding:2px 12px 2px 0}\n"
                 "</style></head><body>\n<h1>moco run: %s</h1>\n<table>"
-                "<tr><td>steps logged</td><td>%d</td></tr>"
+                "<tr><td>last step</td><td>%.0f</td></tr>"
                 "<tr><td>last loss</td><td>%.4f</td></tr>"
                 "<tr><td>last kNN top-1</td><td>%.2f%%</td></tr>"
                 "<tr><td>last linear top-1</td><td>%.2f%%</td></tr></table>\n",
-                title, title, loss.n, last_loss, last_knn, last_lin);
-        chart(f, "InfoNCE loss", "", &loss, NULL, NULL, NULL);
-        chart(f, "learning rate", "", &lr, NULL, NULL, NULL);
-        chart(f, "images per second", "", &ips, NULL, NULL, NULL);
-        chart(f, "top-1 accuracy (test)", "%", &knn, "kNN", &lin, "linear");
+                title, title, step, last_loss, last_knn, last_lin);
+        chart(f, x_max, "InfoNCE loss", "", &loss, NULL, NULL, NULL);
+        chart(f, x_max, "learning rate", "", &lr, NULL, NULL, NULL);
+        chart(f, x_max, "images per second", "", &ips, NULL, NULL, NULL);
+        chart(f, x_max, "top-1 accuracy (test)", "%", &knn, "kNN", &lin, "linear");
         fprintf(f, "</body></html>\n");
         if (fclose(f) != 0 || rename(tmp, path) != 0) {
             st = moco_errorf(err, MOCO_ERR_IO, "report: cannot write %s: %s", path,
