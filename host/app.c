@@ -39,7 +39,8 @@ static const char USAGE[] =
     "  --plugin-dir DIR    search DIR for plugins first (repeatable; also\n"
     "                      MOCO_PLUGIN_PATH=DIR1:DIR2)\n"
     "  --list-plugins      list the plugins found, with kind and versions\n"
-    "  --check-plugin FILE load FILE.so, validate it, print what it is\n"
+    "  --check-plugin FILE load FILE.so (or a plugin name on the search path),\n"
+    "                      validate it, print what it is\n"
     "  --blas-info         print the OpenBLAS kernel and threads in use\n"
     "  --quiet             only warnings and errors on stderr\n"
     "  --version           print versions\n"
@@ -52,7 +53,13 @@ static volatile sig_atomic_t signals_seen;
 
 static void on_signal(int sig) {
     (void)sig;
-    if (++signals_seen > 1) {
+    if (++signals_seen == 1) {
+        static const char msg[] = "\nmoco: stopping after this step and saving a checkpoint "
+                                  "(press Ctrl-C again to quit at once without saving)\n";
+        ssize_t w = write(2, msg, sizeof msg - 1);
+        (void)w;
+    }
+    if (signals_seen > 1) {
         /* Second Ctrl-C: leave now. Checkpoints are written to a temp file
          * and renamed, so nothing on disk is half-written. */
         static const char msg[] = "\nmoco: interrupted again: exiting now\n";
@@ -75,11 +82,12 @@ static void install_signals(void) {
     signal(SIGXFSZ, SIG_IGN);
 }
 
-static int check_plugin(const char *file) {
+static int check_plugin(const char *file, const char *const *dirs, int ndirs) {
     loaded_plugin lp;
-    plugin_path none = {0};
+    plugin_path path;
+    plugin_path_init(&path, dirs, ndirs);
     moco_error err;
-    if (plugin_load(&lp, &none, file, 0, &err)) {
+    if (plugin_load(&lp, &path, file, 0, &err)) {
         fprintf(stderr, "moco-host: %s\n", err.msg);
         return 1;
     }
@@ -124,6 +132,7 @@ int moco_host_main(int argc, char **argv) {
     long long max_steps = 0;
     const char *dirs[MAX_DIRS];
     int ndirs = 0, list = 0, auto_resume = 0;
+    const char *check_file = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -145,7 +154,7 @@ int moco_host_main(int argc, char **argv) {
                 fprintf(stderr, "moco-host: --check-plugin needs a FILE.so\n");
                 return 2;
             }
-            return check_plugin(argv[++i]);
+            check_file = argv[++i];
         } else if (!strcmp(a, "--plugin-dir") || !strcmp(a, "--run-dir")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "moco-host: %s needs a directory. HINT: moco-host --help\n", a);
@@ -181,6 +190,7 @@ int moco_host_main(int argc, char **argv) {
             return 2;
         }
     }
+    if (check_file) return check_plugin(check_file, dirs, ndirs);
     if (list) {
         plugin_path p;
         plugin_path_init(&p, dirs, ndirs);
@@ -236,16 +246,25 @@ int moco_host_main(int argc, char **argv) {
                  r->plugin[SLOT_OBJECTIVE].entry->name, (long long)r->cfg.batch,
                  (long long)r->steps_per_epoch, (long long)r->cfg.epochs,
                  openblas_get_corename(), openblas_get_num_threads());
+        if (r->qinfo.sdk_version.major == 1 && r->qinfo.sdk_version.minor >= 1)
+            host_log(MOCO_LOG_INFO, "backbone memory: %.1f MiB per encoder (activations and "
+                     "scratch for batch %lld)", r->qinfo.memory_bytes / 1048576.0,
+                     (long long)(r->cfg.batch > r->cfg.eval_batch ? r->cfg.batch
+                                                                  : r->cfg.eval_batch));
         install_signals();
     }
     int interrupted = 0;
+    if (!st && r->epoch >= r->cfg.epochs)
+        host_log(MOCO_LOG_INFO, "training already complete (%lld of %lld epochs): evaluating "
+                 "only. HINT: raise [train] epochs to train longer", (long long)r->epoch,
+                 (long long)r->cfg.epochs);
     if (!st) st = train_run(r, &interrupted, &err);
     if (!st && interrupted) {
         printf("%s at epoch %lld, step %lld (global step %lld); checkpoint: %s\n"
-               "continue with: moco-host --resume %s%s%s%s\n",
+               "continue with: %s --resume %s%s%s%s\n",
                interrupted == TRAIN_STOP_SIGNAL ? "interrupted" : "stopped (--max-steps)",
                (long long)r->epoch + 1, (long long)r->step_in_epoch,
-               (long long)r->global_step, ckpt, run_dir ? "--run-dir " : "",
+               (long long)r->global_step, ckpt, argv[0], run_dir ? "--run-dir " : "",
                run_dir ? run_dir : "", run_dir ? " " : "", config);
         fflush(stdout);
         run_teardown(r);

@@ -419,7 +419,8 @@ static int32_t apply(const run *r, const char *path, record *rec, uint32_t n, it
             return moco_errorf(err, MOCO_ERR_FORMAT,
                                "checkpoint '%s': has no '%s' (it was written with backbone '%s', "
                                "this config uses '%s'). HINT: resume with the config the "
-                               "checkpoint was made with", path, v[i].name, saved_bb,
+                               "checkpoint was made with, or start a new run in another [run] "
+                               "dir / --run-dir", path, v[i].name, saved_bb,
                                r->plugin[SLOT_BACKBONE].entry->name);
         x->used = 1;
         if (!strcmp(v[i].name, "config") || !strcmp(v[i].name, "backbone")) continue;
@@ -434,9 +435,11 @@ static int32_t apply(const run *r, const char *path, record *rec, uint32_t n, it
                 snprintf(b + strlen(b), sizeof b - strlen(b), "%s%lld", d ? "x" : "",
                          (long long)x->shape[d]);
             return moco_errorf(err, MOCO_ERR_FORMAT,
-                               "checkpoint '%s': tensor %s: shape %s expected, got %s (width, "
-                               "dim or K differ from this config). HINT: resume with the config "
-                               "the checkpoint was made with", path, v[i].name, a, b);
+                               "checkpoint '%s': tensor %s: shape %s expected, got %s (the "
+                               "backbone (stem, width, head), dim or K differ from this config). "
+                               "HINT: resume with the config the checkpoint was made with, or "
+                               "start a new run in another [run] dir / --run-dir", path,
+                               v[i].name, a, b);
         }
     }
     for (uint32_t i = 0; i < n; i++)

@@ -167,7 +167,7 @@ int32_t plugin_validate(const moco_plugin_entry *e, const char *path, int32_t ex
                            path, moco_kind_name(e->kind), e->name, miss);
     if (expect_kind && e->kind != expect_kind)
         return moco_errorf(err, MOCO_ERR_INVALID,
-                           "%s: plugin '%s' is a %s plugin, a %s plugin is needed here. HINT: "
+                           "%s: plugin '%s' is of kind %s, this section needs kind %s. HINT: "
                            "name a %s plugin (moco-host --list-plugins)",
                            path, e->name, moco_kind_name(e->kind), moco_kind_name(expect_kind),
                            moco_kind_name(expect_kind));

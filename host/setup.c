@@ -62,7 +62,8 @@ static int32_t load_slot(run *r, int32_t slot, moco_error *err) {
 static int32_t created(run *r, int32_t slot, int32_t st, moco_error *err) {
     if (st) {
         if (strncmp(err->msg, r->ini.path, strlen(r->ini.path)) != 0)
-            moco_error_prefix(err, st, "[%s] %s", slot_section[slot],
+            moco_error_prefix(err, st, "%s:%d: [%s] %s", r->ini.path,
+                              ini_section_line(&r->ini, slot_section[slot]), slot_section[slot],
                               r->plugin[slot].entry->name);
         return st;
     }

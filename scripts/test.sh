@@ -4,13 +4,17 @@
 #                              built with ASan + UBSan (what CI runs)
 #   scripts/test.sh --fast     the release build only
 # Tests that need real CIFAR-10 use MOCO_CIFAR10_DIR (set here from
-# ../shared/data when present) and fall back to synthetic data otherwise.
+# data/cifar-10-batches-bin or ../shared/data when present) and fall back to
+# synthetic data otherwise.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh"
-if [ -z "${MOCO_CIFAR10_DIR:-}" ] && [ -d "$root/../shared/data/cifar-10-batches-bin" ]; then
-  export MOCO_CIFAR10_DIR="$root/../shared/data/cifar-10-batches-bin"
+if [ -z "${MOCO_CIFAR10_DIR:-}" ]; then
+  for d in "$root/data/cifar-10-batches-bin" "$root/../shared/data/cifar-10-batches-bin"; do
+    if [ -f "$d/test_batch.bin" ]; then export MOCO_CIFAR10_DIR="$d"; break; fi
+  done
 fi
+echo "test.sh: real-data tests use MOCO_CIFAR10_DIR=${MOCO_CIFAR10_DIR:-(unset: they run on synthetic data or skip)}"
 jobs="$(nproc)"
 "$root/scripts/build.sh" "$root/build"
 (cd "$root/build" && ctest --output-on-failure -j"$jobs")

@@ -53,7 +53,7 @@ static int32_t rn_create(const moco_host *host, int32_t channels, int32_t height
         return rc;
     }
     rn_init_params(m, host->rng_stream(host->ctx, "init"));
-    moco_logf(host, MOCO_LOG_INFO,
+    moco_logf(host, MOCO_LOG_DEBUG,
               "resnet18 %s stem, width %d, %s head: %lld parameters, %lld buffer values; "
               "activations %.1f MiB + scratch %.1f MiB for batch %d of %dx%dx%d",
               cfg.stem == RN_STEM_CIFAR ? "cifar" : "imagenet", (int)cfg.width,
@@ -83,6 +83,7 @@ static void rn_info(void *mp, moco_backbone_info *out) {
     out->params = m->params;
     out->grads = m->grads;
     out->buffers = m->buffers;
+    out->memory_bytes = (m->activations.count + m->scratch.count) * (int64_t)sizeof(float);
 }
 
 /* [any] Entry i of the table, state_dict order; pointers valid until destroy. */

@@ -17,7 +17,7 @@ check "straight run" test $? -eq 0
 "$host" --quiet --run-dir "$tmp/b" --max-steps 25 "$tmp/run.ini" >"$tmp/b1.out" 2>&1
 check "first half stops with exit 0" test $? -eq 0
 check "stop names where it stopped" grep -q "stopped (--max-steps) at epoch 2, step 5 (global step 25)" "$tmp/b1.out"
-check "stop says how to continue" grep -q "continue with: moco-host --resume --run-dir $tmp/b $tmp/run.ini" "$tmp/b1.out"
+check "stop says how to continue" grep -q "continue with: $host --resume --run-dir $tmp/b $tmp/run.ini" "$tmp/b1.out"
 "$host" --quiet --run-dir "$tmp/b" --resume "$tmp/run.ini" >"$tmp/b2.out" 2>&1
 check "resumed run" test $? -eq 0
 check "final checkpoints byte-identical" cmp "$tmp/a/checkpoint.bin" "$tmp/b/checkpoint.bin"

@@ -25,7 +25,8 @@ for sig in INT TERM; do
   { wait "$pid"; } 2>/dev/null; rc=$?
   check "SIG$sig: exit 0" test $rc -eq 0
   check "SIG$sig: says interrupted" grep -q "^interrupted at epoch" "$tmp/$sig.out"
-  check "SIG$sig: says how to resume" grep -q "continue with: moco-host --resume --run-dir $tmp/run $tmp/run.ini" "$tmp/$sig.out"
+  check "SIG$sig: says at once that it stops" grep -q "stopping after this step and saving a checkpoint" "$tmp/$sig.out"
+  check "SIG$sig: says how to resume" grep -q "continue with: $host --resume --run-dir $tmp/run $tmp/run.ini" "$tmp/$sig.out"
   check "SIG$sig: checkpoint written" test -s "$tmp/run/checkpoint.bin"
 done
 

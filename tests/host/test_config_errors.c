@@ -91,7 +91,7 @@ static void test_plugin_errors(void) {
                  (const char *[]){"case.ini:", "[backbone] plugin", "'nosuchnet' not found",
                                   "--list-plugins", NULL});
     expect_error("backbone.plugin=queue",
-                 (const char *[]){"dictionary plugin", "backbone plugin is needed", NULL});
+                 (const char *[]){"of kind dictionary", "needs kind backbone", NULL});
     expect_error("dataset.path=@NOPE@", (const char *[]){"@NOPE@", NULL});
     expect_error("backbone.plugin=-",
                  (const char *[]){"case.ini:", "[backbone] has no 'plugin' key", NULL});

@@ -26,7 +26,7 @@ static void test_refusals(void) {
     expect_refused("does_not_exist.so", 0, (const char *[]){"no such plugin file", NULL});
     expect_refused("text_file.so", 0, (const char *[]){"cannot load", NULL});
     expect_refused("fake_ok.so", MOCO_KIND_BACKBONE,
-                   (const char *[]){"objective plugin", "backbone plugin is needed", NULL});
+                   (const char *[]){"of kind objective", "needs kind backbone", NULL});
 }
 
 static void test_accepts_good(void) {

@@ -27,6 +27,9 @@ typedef struct moco_backbone_info {
     int32_t max_batch;      /* largest n accepted by forward */
     int32_t num_tensors;    /* entries in the tensor table */
     moco_arena params, grads, buffers;
+    /* since 1.1 */
+    int64_t memory_bytes;   /* activations + scratch this instance allocated; the host
+                               reads it only when sdk_version.minor >= 1 */
 } moco_backbone_info;
 
 typedef struct moco_backbone_api {
@@ -40,7 +43,9 @@ typedef struct moco_backbone_api {
                       int32_t width, int32_t max_batch, int32_t out_dim, void **out,
                       moco_error *err);
     void (*destroy)(void *m);                                   /* [main] */
-    void (*info)(void *m, moco_backbone_info *out);             /* [any] */
+    /* [any] Fill *out, starting with out->sdk_version = the plugin's SDK
+     * version, so the host knows which members were written. */
+    void (*info)(void *m, moco_backbone_info *out);
     /* [any] Entry i of the tensor table (0 <= i < num_tensors); pointers
      * valid until destroy. Order is stable: it is the checkpoint order. */
     void (*tensor)(void *m, int32_t i, moco_tensor_desc *out);

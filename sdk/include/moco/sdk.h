@@ -5,6 +5,8 @@
  * The host reads the entry's sdk_version before calling anything; it refuses
  * a different major, or a newer minor than its own.
  *
+ * History: 1.0 first release; 1.1 appended moco_backbone_info.memory_bytes.
+ *
  * ABI rules (see docs/plugin-guide.md):
  *  - every struct crossing the boundary starts with a moco_version;
  *  - published structs are append-only: new members go at the end under a
@@ -25,7 +27,7 @@ extern "C" {
 #endif
 
 #define MOCO_SDK_VERSION_MAJOR 1
-#define MOCO_SDK_VERSION_MINOR 0
+#define MOCO_SDK_VERSION_MINOR 1
 
 typedef struct moco_version {
     uint32_t major;

@@ -1,0 +1,118 @@
+/* moco SDK — layer kernels for backbone authors (libmoco_sdk).
+ *
+ * Conventions (llm.c style):
+ *  - arguments: outputs first, then inputs, then caches, then sizes;
+ *  - backward ACCUMULATES into gradients (+=); zero them separately;
+ *    a NULL gradient pointer means "not needed";
+ *  - all tensors float32, contiguous, NCHW; shapes in the comments.
+ *  - Thread: [any] — kernels keep no global state; GEMM runs on OpenBLAS's
+ *    own threads. Each optimised kernel has a *_naive twin used by tests.
+ */
+#ifndef MOCO_KERNELS_H
+#define MOCO_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- GEMM -------------------------------------------------------------- */
+/* Row-major C (M,N) = alpha * op(A) (M,K) * op(B) (K,N) + beta * C.
+ * trans_a/trans_b: 0 or 1. Runs on OpenBLAS. */
+void moco_sgemm(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k,
+                float alpha, const float *a, int32_t lda, const float *b, int32_t ldb,
+                float beta, float *c, int32_t ldc);
+void moco_sgemm_naive(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k,
+                      float alpha, const float *a, int32_t lda, const float *b,
+                      int32_t ldb, float beta, float *c, int32_t ldc);
+
+/* ---- 2-D convolution (no bias; BN follows every conv in ResNets) ------- */
+typedef struct moco_conv_shape {
+    int32_t n, c_in, h, w;      /* input  (n, c_in, h, w) */
+    int32_t c_out, kh, kw;      /* weight (c_out, c_in, kh, kw) */
+    int32_t stride, pad;
+    int32_t h_out, w_out;       /* filled by moco_conv_shape_init */
+} moco_conv_shape;
+
+/* Fills h_out/w_out; returns 0, or -1 when the output would be empty. */
+int32_t moco_conv_shape_init(moco_conv_shape *s);
+/* Floats of scratch the conv kernels need (im2col of one image). */
+size_t moco_conv2d_workspace(const moco_conv_shape *s);
+
+/* out (n, c_out, h_out, w_out) = conv(in (n, c_in, h, w), w (c_out, c_in, kh, kw))
+ * ws: moco_conv2d_workspace(s) floats of scratch. */
+void moco_conv2d_forward(float *out, const float *in, const float *weight, float *ws,
+                         const moco_conv_shape *s);
+/* din (n, c_in, h, w) += dL/din (skipped when NULL);
+ * dweight (c_out, c_in, kh, kw) += dL/dw (skipped when NULL). */
+void moco_conv2d_backward(float *din, float *dweight, const float *dout, const float *in,
+                          const float *weight, float *ws, const moco_conv_shape *s);
+void moco_conv2d_forward_naive(float *out, const float *in, const float *weight,
+                               const moco_conv_shape *s);
+void moco_conv2d_backward_naive(float *din, float *dweight, const float *dout,
+                                const float *in, const float *weight,
+                                const moco_conv_shape *s);
+
+/* ---- Batch normalisation over (N, H, W) per channel ------------------- */
+/* train != 0: normalise with batch statistics, store mean and 1/sqrt(var+eps)
+ * (biased var) in save_mean/save_invstd (c), and update running stats as
+ * PyTorch does: r = (1-momentum) r + momentum * stat, with the UNBIASED
+ * variance for running_var. train == 0: use running stats, caches unused.
+ * out may alias in. */
+void moco_batchnorm_forward(float *out, float *running_mean, float *running_var,
+                            float *save_mean, float *save_invstd, const float *in,
+                            const float *gamma, const float *beta, int32_t n, int32_t c,
+                            int32_t hw, float momentum, float eps, int32_t train);
+/* Train-mode backward. din (n, c, hw) +=, dgamma (c) +=, dbeta (c) +=. */
+void moco_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
+                             const float *in, const float *gamma, const float *save_mean,
+                             const float *save_invstd, int32_t n, int32_t c, int32_t hw);
+
+/* ---- ReLU -------------------------------------------------------------- */
+void moco_relu_forward(float *out, const float *in, int64_t count);  /* may alias */
+/* din += dout * (out > 0) */
+void moco_relu_backward(float *din, const float *dout, const float *out, int64_t count);
+
+/* ---- element-wise add (residual) -------------------------------------- */
+void moco_add(float *out, const float *a, const float *b, int64_t count); /* may alias */
+
+/* ---- max pooling (k, stride, pad), e.g. 3/2/1 in the ImageNet stem ----- */
+/* out (n, c, h_out, w_out); argmax (n, c, h_out, w_out) index into the
+ * input plane; h_out = (h + 2 pad - k) / stride + 1. */
+void moco_maxpool2d_forward(float *out, int32_t *argmax, const float *in, int32_t n,
+                            int32_t c, int32_t h, int32_t w, int32_t k, int32_t stride,
+                            int32_t pad);
+void moco_maxpool2d_backward(float *din, const float *dout, const int32_t *argmax,
+                             int32_t n, int32_t c, int32_t h, int32_t w, int32_t h_out,
+                             int32_t w_out);
+
+/* ---- global average pooling ------------------------------------------- */
+/* out (n, c) = mean over hw of in (n, c, hw) */
+void moco_avgpool_global_forward(float *out, const float *in, int32_t n, int32_t c,
+                                 int32_t hw);
+void moco_avgpool_global_backward(float *din, const float *dout, int32_t n, int32_t c,
+                                  int32_t hw);
+
+/* ---- fully connected --------------------------------------------------- */
+/* out (n, o) = in (n, i) * weight (o, i)^T + bias (o) (bias may be NULL) */
+void moco_linear_forward(float *out, const float *in, const float *weight,
+                         const float *bias, int32_t n, int32_t in_features,
+                         int32_t out_features);
+/* din (n, i) +=, dweight (o, i) +=, dbias (o) += ; each may be NULL */
+void moco_linear_backward(float *din, float *dweight, float *dbias, const float *dout,
+                          const float *in, const float *weight, int32_t n,
+                          int32_t in_features, int32_t out_features);
+
+/* ---- row-wise L2 normalisation ---------------------------------------- */
+/* out (n, d) = in / max(||in||, 1e-12); norms (n) cache */
+void moco_l2norm_forward(float *out, float *norms, const float *in, int32_t n, int32_t d);
+/* din (n, d) += (dout - out * <dout, out>) / norm */
+void moco_l2norm_backward(float *din, const float *dout, const float *out,
+                          const float *norms, int32_t n, int32_t d);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MOCO_KERNELS_H */
