@@ -80,11 +80,11 @@ int32_t rn_backward(rn_model *m, const float *dout, moco_error *err) {
                              rn_t(m, m->t_fc0), n, fd, fd);
     }
 
-    const rn_block *last = &m->blocks[RN_NUM_BLOCKS - 1];
+    const rn_block *last = &m->blocks[m->num_blocks - 1];
     float *dy = m->g[0], *dx = m->g[1];
     zero(dy, m->acts[last->a_out].per_image * n);
     moco_avgpool_global_backward(dy, dfeat, n, fd, last->c2.cs.h_out * last->c2.cs.w_out);
-    for (int32_t b = RN_NUM_BLOCKS - 1; b >= 0; b--) {
+    for (int32_t b = m->num_blocks - 1; b >= 0; b--) {
         block_backward(m, &m->blocks[b], dx, dy, n);
         float *t = dy;
         dy = dx;

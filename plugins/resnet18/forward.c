@@ -68,9 +68,9 @@ int32_t rn_forward(rn_model *m, float *out, float *feat, const float *x, int32_t
         moco_maxpool2d_forward(rn_a(m, m->a_pool), m->argmax, s, n, m->stem.cs.c_out,
                                m->stem.cs.h_out, m->stem.cs.w_out, 3, 2, 1);
 
-    for (int32_t b = 0; b < RN_NUM_BLOCKS; b++) block_forward(m, &m->blocks[b], n, train);
+    for (int32_t b = 0; b < m->num_blocks; b++) block_forward(m, &m->blocks[b], n, train);
 
-    const rn_block *last = &m->blocks[RN_NUM_BLOCKS - 1];
+    const rn_block *last = &m->blocks[m->num_blocks - 1];
     const int32_t fd = m->feat_dim, od = m->out_dim;
     float *f = rn_a(m, m->a_feat);   // (n, feat_dim)
     moco_avgpool_global_forward(f, rn_a(m, last->a_out), n, fd,

@@ -142,10 +142,12 @@ static int32_t build_tables(rn_model *m, moco_error *err) {
         w = m->pool_w;
     }
 
+    static const int32_t stage_blocks[4] = RN_STAGE_BLOCKS;
+    m->num_blocks = 0;
     for (int32_t s = 0; s < 4; s++) {
         int32_t c_out = wd << s;
-        for (int32_t b = 0; b < 2; b++) {
-            rn_block *blk = &m->blocks[2 * s + b];
+        for (int32_t b = 0; b < stage_blocks[s]; b++) {
+            rn_block *blk = &m->blocks[m->num_blocks++];
             int32_t stride = (s > 0 && b == 0) ? 2 : 1;
             char conv[RN_NAME_LEN], bn[RN_NAME_LEN];
             blk->a_in = cur;
@@ -198,7 +200,7 @@ static int32_t build_tables(rn_model *m, moco_error *err) {
 /* Largest conv workspace over all units. */
 static size_t max_workspace(const rn_model *m) {
     size_t ws = moco_conv2d_workspace(&m->stem.cs);
-    for (int32_t b = 0; b < RN_NUM_BLOCKS; b++) {
+    for (int32_t b = 0; b < m->num_blocks; b++) {
         const rn_block *blk = &m->blocks[b];
         size_t x = moco_conv2d_workspace(&blk->c1.cs);
         if (x > ws) ws = x;

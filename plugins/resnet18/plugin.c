@@ -54,7 +54,7 @@ static int32_t rn_create(const moco_host *host, int32_t channels, int32_t height
     }
     rn_init_params(m, host->rng_stream(host->ctx, "init"));
     moco_logf(host, MOCO_LOG_DEBUG,
-              "resnet18 %s stem, width %d, %s head: %lld parameters, %lld buffer values; "
+              RN_PLUGIN_NAME " %s stem, width %d, %s head: %lld parameters, %lld buffer values; "
               "activations %.1f MiB + scratch %.1f MiB for batch %d of %dx%dx%d",
               cfg.stem == RN_STEM_CIFAR ? "cifar" : "imagenet", (int)cfg.width,
               cfg.head == RN_HEAD_LINEAR ? "linear" : "mlp", (long long)m->params.count,
@@ -112,7 +112,9 @@ static const moco_backbone_api rn_api = {
 };
 
 /* The one exported symbol (MOCO_PLUGIN_ENTRY_SYMBOL). */
-MOCO_PLUGIN(MOCO_KIND_BACKBONE, "resnet18", "1.0.0",
-            "ResNet-18 in torchvision's layout (INI: stem, width, head, bn_momentum, bn_eps, "
-            "zero_init_residual)",
+MOCO_PLUGIN(MOCO_KIND_BACKBONE, RN_PLUGIN_NAME, "1.0.0",
+            RN_DEPTH == 18 ? "ResNet-18 in torchvision's layout (INI: stem, width, head, "
+                             "bn_momentum, bn_eps, zero_init_residual)"
+                           : "ResNet-34 in torchvision's layout (INI: stem, width, head, "
+                             "bn_momentum, bn_eps, zero_init_residual)",
             &rn_api);

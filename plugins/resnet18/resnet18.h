@@ -15,9 +15,23 @@
 #include "moco/moco.h"
 
 #define RN_NAME_LEN 64
-#define RN_MAX_TENSORS 128   /* 122 (linear head) or 124 (mlp head) are used */
-#define RN_MAX_ACTS 96
-#define RN_NUM_BLOCKS 8      /* BasicBlocks: layer1.0, layer1.1, ..., layer4.1 */
+/* The same sources build two plugins: resnet18 (BasicBlock x [2, 2, 2, 2])
+ * and resnet34 (x [3, 4, 6, 3]), chosen by RN_DEPTH at compile time. */
+#ifndef RN_DEPTH
+#define RN_DEPTH 18
+#endif
+#if RN_DEPTH == 18
+#define RN_PLUGIN_NAME "resnet18"
+#define RN_STAGE_BLOCKS {2, 2, 2, 2}
+#elif RN_DEPTH == 34
+#define RN_PLUGIN_NAME "resnet34"
+#define RN_STAGE_BLOCKS {3, 4, 6, 3}
+#else
+#error "RN_DEPTH must be 18 or 34"
+#endif
+#define RN_MAX_BLOCKS 16     /* BasicBlocks: layer1.0, ..., layer4.N */
+#define RN_MAX_TENSORS 240   /* resnet18: 122 / 124 (mlp); resnet34: 218 / 220 */
+#define RN_MAX_ACTS 176
 
 enum { RN_STEM_CIFAR = 0, RN_STEM_IMAGENET = 1 };
 enum { RN_HEAD_LINEAR = 0, RN_HEAD_MLP = 1 };
@@ -93,7 +107,8 @@ typedef struct rn_model {
     int32_t a_pool;                   /* imagenet stem: max-pool output, else -1 */
     int32_t *argmax;                  /* (max_batch, w, pool_h, pool_w) */
     int32_t pool_h, pool_w;
-    rn_block blocks[RN_NUM_BLOCKS];
+    rn_block blocks[RN_MAX_BLOCKS];
+    int32_t num_blocks;
     int32_t a_feat;                   /* pooled features (n, feat_dim) */
     int32_t a_hidden;                 /* mlp head: relu(fc.0(feat)) (n, feat_dim), else -1 */
     int32_t t_fc;                     /* linear head: fc.weight (out_dim, feat_dim); fc.bias next */

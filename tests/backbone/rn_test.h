@@ -19,13 +19,19 @@ typedef struct rt_model {
     moco_backbone_info info;
 } rt_model;
 
+/* Which plugin the including test exercises (resnet34 is built from the
+ * same sources). */
+#ifndef RT_PLUGIN
+#define RT_PLUGIN "resnet18"
+#endif
+
 /* The plugin's api, loaded once; aborts the test program if it is missing. */
 static inline const moco_backbone_api *rt_api(void) {
     static const moco_backbone_api *api;
     if (api) return api;
-    const moco_plugin_entry *e = th_load_plugin(MOCO_TEST_PLUGIN_DIR, "resnet18");
-    if (!e || e->kind != MOCO_KIND_BACKBONE || strcmp(e->name, "resnet18") != 0) {
-        fprintf(stderr, "cannot load the resnet18 backbone plugin\n");
+    const moco_plugin_entry *e = th_load_plugin(MOCO_TEST_PLUGIN_DIR, RT_PLUGIN);
+    if (!e || e->kind != MOCO_KIND_BACKBONE || strcmp(e->name, RT_PLUGIN) != 0) {
+        fprintf(stderr, "cannot load the " RT_PLUGIN " backbone plugin\n");
         exit(2);
     }
     api = e->api;
