@@ -181,7 +181,10 @@ static int32_t open_file(loaded_plugin *out, const char *path, int32_t expect_ki
     if (!is_file(path))
         return moco_errorf(err, MOCO_ERR_IO, "%s: no such plugin file. HINT: check the path",
                            path);
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    /* dlopen() searches the library path for a name without '/': give it
+     * the file we checked. */
+    char abs[4096];
+    void *h = dlopen(realpath(path, abs) ? abs : path, RTLD_NOW | RTLD_LOCAL);
     if (!h)
         return moco_errorf(err, MOCO_ERR_FORMAT, "%s: cannot load: %s. HINT: is it a moco "
                            "plugin built for this machine?", path, dlerror());

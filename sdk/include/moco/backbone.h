@@ -38,7 +38,11 @@ typedef struct moco_backbone_api {
     /* [main] Build the model for inputs (max_batch, channels, height, width)
      * and embedding dim `out_dim` (the host's [moco] dim), reading its INI
      * keys. Parameters are initialised from host->rng_stream("init"), so two
-     * instances created in one run are identical. */
+     * instances created in one run are identical. The host creates two
+     * instances (query and key encoder) that must have identical layouts;
+     * it writes parameters and buffers directly between calls (optimizer,
+     * momentum update, checkpoint load), so cache nothing derived from them,
+     * and it zeroes the gradient arena itself before each backward. */
     int32_t (*create)(const moco_host *host, int32_t channels, int32_t height,
                       int32_t width, int32_t max_batch, int32_t out_dim, void **out,
                       moco_error *err);
@@ -50,7 +54,9 @@ typedef struct moco_backbone_api {
      * valid until destroy. Order is stable: it is the checkpoint order. */
     void (*tensor)(void *m, int32_t i, moco_tensor_desc *out);
 
-    /* [main] Forward n <= max_batch images x (n, c, h, w).
+    /* [main] Forward n <= max_batch images x (n, c, h, w); the last batch of
+     * an evaluation pass may be smaller than max_batch. x is valid only
+     * during the call (copy what backward needs).
      * out (n, out_dim) head output; feat (n, feat_dim) pooled features, or
      * NULL. train != 0: BN uses batch statistics and updates running stats,
      * and activations are kept for backward. train == 0: running stats. */

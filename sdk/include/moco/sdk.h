@@ -85,6 +85,10 @@ typedef struct moco_host {
     const char *(*config_dir)(void *ctx);
 } moco_host;
 
+/* Errors from a plugin's create(): when the message does not start with the
+ * config file's path (as moco_cfg_* messages do), the host prefixes it with
+ * "FILE:LINE: [section] plugin-name: ", so do not repeat the plugin's name. */
+
 /* Plugin kinds. */
 enum {
     MOCO_KIND_DATASET = 1,
