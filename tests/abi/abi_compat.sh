@@ -4,11 +4,9 @@
 # members appended since 1.0 (no memory line for it), and does for resnet18.
 # usage: abi_compat.sh MOCO_HOST MAKE_SYNTH_CIFAR TINYCNN_SDK10_SO
 set -uo pipefail
-host=$1 synth=$2 plugin=$3
+plugin=$3
 . "$(dirname "$0")/../e2e/lib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-"$synth" "$tmp/data" 32 || exit 1
+tiny_setup "$1" "$2"
 
 "$host" --check-plugin "$plugin" >"$tmp/check.out" 2>&1
 check "1.0 plugin is usable" grep -q "status: *usable" "$tmp/check.out"

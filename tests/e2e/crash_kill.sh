@@ -6,11 +6,9 @@
 # bit-exact). Tiny synthetic run, 1 thread.
 # usage: crash_kill.sh MOCO_HOST MAKE_SYNTH_CIFAR [KILLS]   (scripts/crash-test.sh wraps it)
 set -uo pipefail
-host=$1 synth=$2 kills=${3:-5}
+kills=${3:-5}
 . "$(dirname "$0")/lib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-"$synth" "$tmp/data" 32 || exit 1
+tiny_setup "$1" "$2"
 tiny_ini "$tmp/run.ini" "$tmp/data" 40 "checkpoint_every_steps = 2"
 "$host" --quiet --run-dir "$tmp/ref" "$tmp/run.ini" >"$tmp/ref.out" 2>&1
 check "reference run" test $? -eq 0

@@ -4,11 +4,8 @@
 # loadable, no temp file left. Tiny synthetic run.
 # usage: diskfull.sh MOCO_HOST MAKE_SYNTH_CIFAR
 set -uo pipefail
-host=$1 synth=$2
 . "$(dirname "$0")/lib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-"$synth" "$tmp/data" 32 || exit 1
+tiny_setup "$1" "$2"
 tiny_ini "$tmp/one.ini" "$tmp/data" 1
 tiny_ini "$tmp/two.ini" "$tmp/data" 2
 "$host" --quiet --run-dir "$tmp/run" "$tmp/one.ini" >"$tmp/one.out" 2>&1

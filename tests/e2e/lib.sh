@@ -10,6 +10,14 @@ finish() {
   echo "$pass passed, $fail failed"
   test "$fail" -eq 0
 }
+# tiny_setup MOCO_HOST MAKE_SYNTH_CIFAR: sets $host and $synth, makes a temp
+# dir $tmp (removed at exit) holding synthetic data in $tmp/data (32 images a file)
+tiny_setup() {
+  host=$1 synth=$2
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  "$synth" "$tmp/data" 32 || exit 1
+}
 # tiny_ini FILE DATA_DIR EPOCHS [extra lines appended to [train]]
 tiny_ini() {
   cat >"$1" <<INI

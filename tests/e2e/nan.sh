@@ -5,11 +5,8 @@
 # non-zero, and writes nothing for the diverged state. Tiny synthetic run.
 # usage: nan.sh MOCO_HOST MAKE_SYNTH_CIFAR
 set -uo pipefail
-host=$1 synth=$2
 . "$(dirname "$0")/lib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-"$synth" "$tmp/data" 32 || exit 1
+tiny_setup "$1" "$2"
 tiny_ini "$tmp/ok.ini" "$tmp/data" 1
 tiny_ini "$tmp/bad.ini" "$tmp/data" 50 "lr = 100
 weight_decay = 1

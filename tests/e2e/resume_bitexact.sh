@@ -5,11 +5,8 @@
 # byte-identical and the loss sequences equal. Tiny synthetic run, 1 thread.
 # usage: resume_bitexact.sh MOCO_HOST MAKE_SYNTH_CIFAR
 set -uo pipefail
-host=$1 synth=$2
 . "$(dirname "$0")/lib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-"$synth" "$tmp/data" 32 || exit 1
+tiny_setup "$1" "$2"
 tiny_ini "$tmp/run.ini" "$tmp/data" 3 "checkpoint_every_steps = 7"
 
 "$host" --quiet --run-dir "$tmp/a" "$tmp/run.ini" >"$tmp/a.out" 2>&1

@@ -4,11 +4,8 @@
 # once (130) and leaves the previous checkpoint loadable. Tiny synthetic run.
 # usage: signals.sh MOCO_HOST MAKE_SYNTH_CIFAR
 set -uo pipefail
-host=$1 synth=$2
 . "$(dirname "$0")/lib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-"$synth" "$tmp/data" 32 || exit 1
+tiny_setup "$1" "$2"
 tiny_ini "$tmp/run.ini" "$tmp/data" 1000
 
 wait_for() { # wait_for FILE PATTERN: up to 20 s
