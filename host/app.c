@@ -260,12 +260,18 @@ int moco_host_main(int argc, char **argv) {
                  (long long)r->cfg.epochs);
     if (!st) st = train_run(r, &interrupted, &err);
     if (!st && interrupted) {
+        char flags[2048] = "";
+        for (int d = 0; d < ndirs; d++)
+            snprintf(flags + strlen(flags), sizeof flags - strlen(flags), "--plugin-dir %s ",
+                     dirs[d]);
+        if (run_dir)
+            snprintf(flags + strlen(flags), sizeof flags - strlen(flags), "--run-dir %s ",
+                     run_dir);
         printf("%s at epoch %lld, step %lld (global step %lld); checkpoint: %s\n"
-               "continue with: %s --resume %s%s%s%s\n",
+               "continue with: %s --resume %s%s\n",
                interrupted == TRAIN_STOP_SIGNAL ? "interrupted" : "stopped (--max-steps)",
                (long long)r->epoch + 1, (long long)r->step_in_epoch,
-               (long long)r->global_step, ckpt, argv[0], run_dir ? "--run-dir " : "",
-               run_dir ? run_dir : "", run_dir ? " " : "", config);
+               (long long)r->global_step, ckpt, argv[0], flags, config);
         fflush(stdout);
         run_teardown(r);
         free(r);

@@ -168,7 +168,7 @@ int32_t plugin_validate(const moco_plugin_entry *e, const char *path, int32_t ex
     if (expect_kind && e->kind != expect_kind)
         return moco_errorf(err, MOCO_ERR_INVALID,
                            "%s: plugin '%s' is of kind %s, this section needs kind %s. HINT: "
-                           "name a %s plugin (moco-host --list-plugins)",
+                           "use a plugin of kind %s (moco-host --list-plugins)",
                            path, e->name, moco_kind_name(e->kind), moco_kind_name(expect_kind),
                            moco_kind_name(expect_kind));
     return MOCO_OK;

@@ -117,6 +117,15 @@ static void chart(FILE *f, double x_max, const char *title, const char *unit, se
     fprintf(f, "</svg></figure>\n");
 }
 
+/* "31.25%", or "not evaluated yet" */
+static const char *pct(char *buf, double v) {
+    if (isfinite(v))
+        snprintf(buf, 32, "%.2f%%", v);
+    else
+        snprintf(buf, 32, "not evaluated yet");
+    return buf;
+}
+
 static void free_series(series *s) {
     free(s->x);
     free(s->y);
@@ -151,6 +160,7 @@ int32_t report_write(const char *dir, const char *title, moco_error *err) {
         if (all[i]->n) x_max = fmax(x_max, all[i]->x[all[i]->n - 1]);
     }
 
+    char knn_s[32], lin_s[32];
     snprintf(path, sizeof path, "%s/report.html", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
@@ -171,10 +181,10 @@ int32_t report_write(const char *dir, const char *title, moco_error *err) {
                 "</style></head><body>\n<h1>moco run: %s</h1>\n<table>"
                 "<tr><td>last step</td><td>%.0f</td></tr>"
                 "<tr><td>last loss</td><td>%.4f</td></tr>"
-                "<tr><td>last kNN top-1</td><td>%.2f%%</td></tr>"
-                "<tr><td>last linear top-1</td><td>%.2f%%</td></tr></table>\n",
-                title, title, step, last_loss, last_knn, last_lin);
-        chart(f, x_max, "InfoNCE loss", "", &loss, NULL, NULL, NULL);
+                "<tr><td>last kNN top-1</td><td>%s</td></tr>"
+                "<tr><td>last linear top-1</td><td>%s</td></tr></table>\n",
+                title, title, step, last_loss, pct(knn_s, last_knn), pct(lin_s, last_lin));
+        chart(f, x_max, "training loss", "", &loss, NULL, NULL, NULL);
         chart(f, x_max, "learning rate", "", &lr, NULL, NULL, NULL);
         chart(f, x_max, "images per second", "", &ips, NULL, NULL, NULL);
         chart(f, x_max, "top-1 accuracy (test)", "%", &knn, "kNN", &lin, "linear");

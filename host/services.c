@@ -68,7 +68,7 @@ static uint64_t svc_rng(void *c, const char *name) {
 }
 
 void section_ctx_init(section_ctx *ctx, ini_store *ini, const char *section, const char *label,
-                      uint64_t run_seed) {
+                      uint64_t run_seed, int32_t plugin) {
     memset(ctx, 0, sizeof *ctx);
     ctx->host.sdk_version = (moco_version)MOCO_SDK_VERSION_INIT;
     ctx->host.ctx = ctx;
@@ -82,11 +82,19 @@ void section_ctx_init(section_ctx *ctx, ini_store *ini, const char *section, con
     ctx->section = section;
     ctx->label = label;
     ctx->seed = run_seed;
+    ctx->plugin = plugin;
 }
 
 int32_t section_check_unknown(const section_ctx *ctx, moco_error *err) {
     const ini_entry *e = ini_first_unused(ctx->ini, ctx->section);
     if (!e) return MOCO_OK;
+    if (ctx->plugin)
+        return moco_errorf(err, MOCO_ERR_INVALID,
+                           "%s:%d: [%s] unknown key '%s' for plugin '%s'. HINT: check its "
+                           "spelling, or remove it if it belongs to another plugin; the keys "
+                           "'%s' reads are in its documentation (moco-host --check-plugin %s)",
+                           ctx->ini->path, e->line, e->section, e->key, ctx->label, ctx->label,
+                           ctx->label);
     return moco_errorf(err, MOCO_ERR_INVALID,
                        "%s:%d: [%s] unknown key '%s'. HINT: check its spelling; the keys "
                        "[%s] accepts are listed in configs/cifar.ini and the README",

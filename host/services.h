@@ -12,11 +12,12 @@ typedef struct section_ctx {
     const char *section;
     const char *label;    /* prefix for log lines, e.g. the plugin name */
     uint64_t seed;
+    int32_t plugin;       /* a plugin's section (else one of the host's) */
 } section_ctx;
 
 /* ctx must outlive every plugin instance given &ctx->host. */
 void section_ctx_init(section_ctx *ctx, ini_store *ini, const char *section,
-                      const char *label, uint64_t run_seed);
+                      const char *label, uint64_t run_seed, int32_t plugin);
 
 /* Report the first key of the section nobody read as unknown. */
 int32_t section_check_unknown(const section_ctx *ctx, moco_error *err);

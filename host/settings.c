@@ -67,7 +67,7 @@ int32_t settings_load(settings *s, ini_store *ini, moco_error *err) {
     memset(s, 0, sizeof *s);
     for (int i = 0; i < 4; i++) {
         section_ctx ctx;
-        section_ctx_init(&ctx, ini, names[i], names[i], 0);
+        section_ctx_init(&ctx, ini, names[i], names[i], 0, 0);
         TRY(loaders[i](s, &ctx.host, err));
         TRY(section_check_unknown(&ctx, err));
     }

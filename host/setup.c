@@ -53,7 +53,7 @@ static int32_t load_slot(run *r, int32_t slot, moco_error *err) {
     }
     int32_t st = plugin_load(&r->plugin[slot], &r->path, e->value, slot_kind[slot], err);
     if (st) return moco_error_prefix(err, st, "%s:%d: [%s] plugin", r->ini.path, e->line, sec);
-    section_ctx_init(&r->ctx[slot], &r->ini, sec, r->plugin[slot].entry->name, r->seed);
+    section_ctx_init(&r->ctx[slot], &r->ini, sec, r->plugin[slot].entry->name, r->seed, 1);
     return MOCO_OK;
 }
 

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "moco/rng.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -111,6 +113,32 @@ void moco_l2norm_forward(float *out, float *norms, const float *in, int32_t n, i
 /* din (n, d) += (dout - out * <dout, out>) / norm */
 void moco_l2norm_backward(float *din, const float *dout, const float *out,
                           const float *norms, int32_t n, int32_t d);
+
+/* ---- Winograd convolution (fast path of 3x3 / stride 1 / pad 1) ------- */
+/* moco_conv2d_forward/backward take this path by themselves for 3x3,
+ * stride-1, pad-1 convolutions on maps of at least 4x4 when the CPU has
+ * AVX2 and FMA: F(2x2, 3x3) Winograd (Lavin & Gray), 2.25x fewer
+ * multiplications than a direct convolution, within a few times its
+ * rounding error. MOCO_WINOGRAD_TILE=4 in the environment selects
+ * F(4x4, 3x3) instead: 4x fewer multiplications, ~10x the rounding error of
+ * a direct conv. MOCO_FAST_KERNELS=0 turns every AVX2 path of the SDK off.
+ * These two force a tile size (2 or 4) so that tests can compare each with
+ * the naive twins. ws: moco_conv2d_workspace(s) floats. Return 0, or -1
+ * (nothing done) when the shape (not 3x3/1/1, or h or w < 4), the tile or
+ * the CPU does not allow it. Work is split over OpenBLAS's thread count
+ * (at most 2 threads) and the results do not depend on it. */
+int32_t moco_conv2d_forward_winograd(float *out, const float *in, const float *weight,
+                                     float *ws, const moco_conv_shape *s, int32_t tile);
+int32_t moco_conv2d_backward_winograd(float *din, float *dweight, const float *dout,
+                                      const float *in, const float *weight, float *ws,
+                                      const moco_conv_shape *s, int32_t tile);
+
+/* ---- random initialisation ------------------------------------------- */
+/* out[i] = (float)(std * moco_rng_normal(r)) for i = 0..n-1, the same values
+ * and the same advance of r as that loop (its naive twin), with the
+ * logarithms and cosines computed on the kernels' threads. For initialising
+ * large parameter tensors quickly. */
+void moco_fill_normal(float *out, int64_t n, double std, moco_rng *r);
 
 #ifdef __cplusplus
 }

@@ -12,7 +12,7 @@ extern "C" {
 #endif
 
 typedef struct moco_objective_result {
-    moco_version sdk_version;
+    moco_version sdk_version;   /* filled by the host (its SDK version) before loss() */
     float loss;        /* mean over the batch */
     float accuracy;    /* fraction of rows whose positive has the top logit */
 } moco_objective_result;

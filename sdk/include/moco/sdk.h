@@ -70,7 +70,7 @@ typedef struct moco_host {
     /* [main] Look up `key` in the plugin's own INI section. Returns 1 and
      * sets *value (valid until destroy) and *line when present, 0 when absent.
      * A key that is looked up is marked as known: after create() the host
-     * reports every key nobody looked up as unknown. */
+     * refuses the section's first key nobody looked up, as unknown. */
     int32_t (*config_get)(void *ctx, const char *key, const char **value, int32_t *line);
 
     /* [any] Path of the INI file and the plugin's section name, for messages. */
