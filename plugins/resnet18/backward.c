@@ -1,56 +1,59 @@
 /* resnet18 plugin — backward pass of the last train-mode forward.
  * Parameter gradients ACCUMULATE into the grad arena (the host zeroes it).
  * Activation gradients live in the scratch arena: g[0] and g[1] carry the
- * gradient of a block's output and input (they swap every block), g[2..4]
- * are temporaries inside a block. The SDK kernels accumulate too, so every
- * scratch buffer is zeroed right before a kernel writes it. */
+ * gradient of a block's output and input (they swap every block), g[3..4]
+ * are temporaries inside a block (g[2]: the MLP head). Each ReLU's backward
+ * is folded into the BN backward that follows it (the kernel masks the
+ * incoming gradient with the ReLU's output), which writes its result, so
+ * only the buffers that convolutions accumulate into are zeroed. */
 #include <string.h>
 
 #include "resnet18.h"
 
 static void zero(float *p, int64_t count) { memset(p, 0, (size_t)count * sizeof(float)); }
 
-/* For conv -> BN: given dbn = dL/d(BN output) (n, c_out, h_out, w_out),
- * accumulate the conv weight and BN weight/bias gradients and, when din is
- * not NULL, din (n, c_in, h, w) += dL/d(conv input). dconv is scratch for
- * dL/d(conv output) (n, c_out, h_out, w_out). */
-static void unit_backward(rn_model *m, const rn_unit *u, float *din, const float *dbn,
-                          float *dconv, int32_t n) {
+/* For conv -> BN (-> ReLU whose output is relu_out, or NULL): given dy =
+ * dL/d(the unit's output) (n, c_out, h_out, w_out), accumulate the conv
+ * weight and BN weight/bias gradients and, when din is not NULL,
+ * din (n, c_in, h, w) += dL/d(conv input). dconv is scratch for dL/d(conv
+ * output) (n, c_out, h_out, w_out). */
+static void unit_backward(rn_model *m, const rn_unit *u, float *din, const float *dy,
+                          const float *relu_out, float *dconv, int32_t n) {
     moco_conv_shape cs = u->cs;
     cs.n = n;
     int32_t hw = cs.h_out * cs.w_out;
-    zero(dconv, (int64_t)n * cs.c_out * hw);
-    moco_batchnorm_backward(dconv, rn_g(m, u->t_bn), rn_g(m, u->t_bn + 1), dbn,
-                            rn_a(m, u->a_conv), rn_t(m, u->t_bn), rn_a(m, u->a_mean),
-                            rn_a(m, u->a_invstd), n, cs.c_out, hw);
+    moco_batchnorm_backward_fused(dconv, rn_g(m, u->t_bn), rn_g(m, u->t_bn + 1), dy, relu_out,
+                                  rn_a(m, u->a_conv), rn_t(m, u->t_bn), rn_a(m, u->a_mean),
+                                  rn_a(m, u->a_invstd), n, cs.c_out, hw, 0);
     moco_conv2d_backward(din, rn_g(m, u->t_w), dconv, rn_a(m, u->a_in), rn_t(m, u->t_w),
                          m->ws, &cs);
 }
 
 /* dy (n, c_out, h_out, w_out) = dL/d(block output) -> dx (n, c_in, h, w)
- * = dL/d(block input), overwritten. */
+ * = dL/d(block input), overwritten. out = relu(bn2 + identity), so the
+ * gradient reaching bn2 and the shortcut is dy * (out > 0). */
 static void block_backward(rn_model *m, const rn_block *blk, float *dx, const float *dy,
                            int32_t n) {
-    float *dz = m->g[2];   // dL/d(bn2 + identity) (n, c_out, h_out, w_out)
     float *t2 = m->g[3];
-    float *t3 = m->g[4];
+    float *da1 = m->g[4];   // dL/d(relu(bn1)) (n, c_out, h_out, w_out)
+    const float *out = rn_a(m, blk->a_out);
     int64_t count_out = m->acts[blk->a_out].per_image * n;
     int64_t count_in = m->acts[blk->a_in].per_image * n;
 
-    zero(dz, count_out);
-    moco_relu_backward(dz, dy, rn_a(m, blk->a_out), count_out);
-    float *da1 = t3;       // dL/d(relu(bn1)) (n, c_out, h_out, w_out)
     zero(da1, count_out);
-    unit_backward(m, &blk->c2, da1, dz, t2, n);
-    float *db1 = t2;       // dL/d(bn1 output)
-    zero(db1, count_out);
-    moco_relu_backward(db1, da1, rn_a(m, blk->c1.a_bn), count_out);
-    zero(dx, count_in);
-    unit_backward(m, &blk->c1, dx, db1, t3, n);
-    if (blk->has_down)
-        unit_backward(m, &blk->down, dx, dz, t2, n);
-    else
-        moco_add(dx, dx, dz, count_in);
+    unit_backward(m, &blk->c2, da1, dy, out, t2, n);
+    if (blk->has_down) {
+        zero(dx, count_in);
+        unit_backward(m, &blk->c1, dx, da1, rn_a(m, blk->c1.a_bn), t2, n);
+        unit_backward(m, &blk->down, dx, dy, out, t2, n);
+    } else {
+        /* the identity's share first, then conv1's accumulates onto it */
+        for (int64_t i = 0; i < count_in; i++) {
+            float d = dy[i];   /* loaded unconditionally: the select vectorises */
+            dx[i] = out[i] > 0.0f ? d : 0.0f;
+        }
+        unit_backward(m, &blk->c1, dx, da1, rn_a(m, blk->c1.a_bn), t2, n);
+    }
 }
 
 int32_t rn_backward(rn_model *m, const float *dout, moco_error *err) {
@@ -61,6 +64,17 @@ int32_t rn_backward(rn_model *m, const float *dout, moco_error *err) {
                            "HINT: call forward with train = 1 right before backward",
                            m->last_n ? "in eval mode (or failed)" : "never run");
     const int32_t n = m->last_n, fd = m->feat_dim, od = m->out_dim;
+    if (m->last_compact) {
+        /* The first backward of this instance: the forward ran in the compact
+         * layout, which kept too little. Recompute it in the full layout from
+         * the saved input (same kernels, same order: the same bits; the
+         * running statistics were already updated) and stay full. */
+        m->full_mode = 1;
+        m->last_compact = 0;
+        const float *x = m->act_compact[m->a_x];   // (n, C, H, W)
+        memcpy(m->act_ptr, m->act_full, sizeof m->act_ptr);
+        rn_forward_pass(m, m->recompute_out, x, n, 1, 0);
+    }
     float *feat = rn_a(m, m->a_feat);   // (n, feat_dim)
     float *dfeat = m->g_feat;           // (n, feat_dim)
     zero(dfeat, (int64_t)n * fd);
@@ -100,9 +114,7 @@ int32_t rn_backward(rn_model *m, const float *dout, moco_error *err) {
                                 m->pool_h, m->pool_w);
         dy = dx;
     }
-    float *dbn = m->g[3];   // dL/d(bn1 output) (n, w, h1, w1)
-    zero(dbn, count);
-    moco_relu_backward(dbn, dy, rn_a(m, s->a_bn), count);
-    unit_backward(m, s, NULL, dbn, m->g[4], n);   /* no gradient for the images */
+    /* through bn1's ReLU; no gradient for the images */
+    unit_backward(m, s, NULL, dy, rn_a(m, s->a_bn), m->g[4], n);
     return MOCO_OK;
 }

@@ -5,10 +5,12 @@
  * running_mean, running_var, num_batches_tracked}, conv2.weight, bn2.*, then
  * downsample.0.weight, downsample.1.* when the block changes shape. The
  * model's state is conv1, bn1, layer1.0 ... layer4.1, fc. */
+#define _DEFAULT_SOURCE   /* MAP_ANONYMOUS */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "resnet18.h"
 
@@ -19,13 +21,33 @@ static int64_t round_up(int64_t x) {
     return (x + RN_ALIGN_FLOATS - 1) / RN_ALIGN_FLOATS * RN_ALIGN_FLOATS;
 }
 
-/* [main] Zeroed, 64-byte aligned; NULL on failure. Caller owns (free()). */
+/* Arenas of at least this many bytes come straight from mmap: zero pages
+ * that cost no memory until touched, so what an instance never uses (a key
+ * encoder's gradients, backward scratch and full activation layout) does
+ * not count in the process's RSS. */
+#define RN_MMAP_BYTES (256 * 1024)
+
+/* [main] Zeroed, 64-byte aligned; NULL on failure. Caller owns (free_zero
+ * with the same size). */
 static void *alloc_zero(int64_t bytes) {
     void *p = NULL;
     if (bytes <= 0) bytes = 64;
+    if (bytes >= RN_MMAP_BYTES) {
+        p = mmap(NULL, (size_t)bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return p == MAP_FAILED ? NULL : p;
+    }
     if (posix_memalign(&p, 64, (size_t)bytes) != 0) return NULL;
     memset(p, 0, (size_t)bytes);
     return p;
+}
+
+static void free_zero(void *p, int64_t bytes) {
+    if (!p) return;
+    if (bytes <= 0) bytes = 64;
+    if (bytes >= RN_MMAP_BYTES)
+        munmap(p, (size_t)bytes);
+    else
+        free(p);
 }
 
 static int32_t add_tensor(rn_model *m, int32_t role, int32_t init_kind, int64_t fan,
@@ -221,6 +243,47 @@ static int32_t nomem(const rn_model *m, const char *what, int64_t floats, moco_e
                        what, (double)floats * 4.0 / 1048576.0, m->max_batch, m->cfg.width);
 }
 
+/* The compact layout (see resnet18.h): per-channel caches, the input copy
+ * and the head get their own slots; the feature maps rotate through three
+ * buffers of the largest activation. A block whose input is in buffer i
+ * writes conv1 (BN and ReLU in place) to i + 1, conv2 and the block output
+ * to i + 2, the downsample branch to i + 1 again (conv1's output is dead by
+ * then); the next block reads i + 2. */
+static int32_t build_compact(rn_model *m, int64_t buf, moco_error *err) {
+    int64_t nc = 3 * buf;
+    for (int32_t i = 0; i < m->num_acts; i++) m->act_compact[i] = NULL;
+    int32_t own[RN_MAX_ACTS], nown = 0;
+    for (int32_t i = 0; i < m->num_acts; i++)
+        if (!m->acts[i].per_image || i == m->a_x || i == m->a_feat || i == m->a_hidden) {
+            own[nown++] = i;
+            nc += round_up(m->acts[i].count);
+        }
+    m->compact.count = nc;
+    if (!(m->compact.data = alloc_zero(nc * 4))) return nomem(m, "compact activation", nc, err);
+    float *b[3] = {m->compact.data, m->compact.data + buf, m->compact.data + 2 * buf};
+    float *p = m->compact.data + 3 * buf;
+    for (int32_t k = 0; k < nown; k++) {
+        m->act_compact[own[k]] = p;
+        p += round_up(m->acts[own[k]].count);
+    }
+    m->act_compact[m->stem.a_conv] = m->act_compact[m->stem.a_bn] = b[0];
+    int32_t in = 0;
+    if (m->a_pool >= 0) {
+        m->act_compact[m->a_pool] = b[1];
+        in = 1;
+    }
+    for (int32_t k = 0; k < m->num_blocks; k++) {
+        rn_block *blk = &m->blocks[k];
+        float *a = b[(in + 1) % 3], *o = b[(in + 2) % 3];
+        m->act_compact[blk->c1.a_conv] = m->act_compact[blk->c1.a_bn] = a;
+        m->act_compact[blk->c2.a_conv] = m->act_compact[blk->a_out] = o;
+        if (blk->has_down) m->act_compact[blk->down.a_conv] = m->act_compact[blk->down.a_bn] = a;
+        in = (in + 2) % 3;
+    }
+    for (int32_t i = 0; i < m->num_acts; i++) MOCO_ASSERT(m->act_compact[i] != NULL);
+    return MOCO_OK;
+}
+
 int32_t rn_layout_build(rn_model *m, moco_error *err) {
     int32_t rc = build_tables(m, err);
     if (rc) return rc;
@@ -264,11 +327,15 @@ int32_t rn_layout_build(rn_model *m, moco_error *err) {
     if (!(m->activations.data = alloc_zero(na * 4))) return nomem(m, "activation", na, err);
     na = 0;
     for (int32_t i = 0; i < m->num_acts; i++) {
-        m->act_ptr[i] = m->activations.data + na;
+        m->act_full[i] = m->activations.data + na;
         na += round_up(m->acts[i].count);
     }
+    if ((rc = build_compact(m, round_up(biggest), err))) return rc;
+    m->full_mode = 0;
+    memcpy(m->act_ptr, m->act_compact, sizeof m->act_ptr);
     if (m->a_pool >= 0) {
         int64_t count = (int64_t)m->max_batch * m->cfg.width * m->pool_h * m->pool_w;
+        m->argmax_count = count;
         if (!(m->argmax = alloc_zero(count * 4))) return nomem(m, "max-pool index", count, err);
     }
 
@@ -276,27 +343,38 @@ int32_t rn_layout_build(rn_model *m, moco_error *err) {
     m->g_count = round_up(biggest);
     m->ws_count = max_workspace(m);
     int64_t head = round_up((int64_t)m->max_batch * m->feat_dim);
-    int64_t ns = 5 * m->g_count + 2 * head + round_up((int64_t)m->ws_count);
+    int64_t outs = round_up((int64_t)m->max_batch * m->out_dim);
+    int64_t sink = round_up(2 * 8 * (int64_t)m->cfg.width);
+    int64_t ns = round_up((int64_t)m->ws_count) + 2 * m->g_count + 2 * head + outs + sink;
     m->scratch.count = ns;
     if (!(m->scratch.data = alloc_zero(ns * 4))) return nomem(m, "scratch", ns, err);
+    /* the conv workspace first: a forward-only instance touches that alone */
     float *p = m->scratch.data;
-    for (int32_t i = 0; i < 5; i++, p += m->g_count) m->g[i] = p;
+    m->ws = p;
+    p += round_up((int64_t)m->ws_count);
+    for (int32_t i = 0; i < 2; i++, p += m->g_count) m->g[i] = p;
+    /* g[2..4]: the compact layout's three buffers, free once an instance runs
+     * backward (it then stays in the full layout) */
+    for (int32_t i = 0; i < 3; i++) m->g[2 + i] = m->compact.data + i * m->g_count;
     m->g_feat = p;
     p += head;
     m->g_hidden = p;
     p += head;
-    m->ws = p;
+    m->recompute_out = p;
+    p += outs;
+    m->bn_sink = p;
     return MOCO_OK;
 }
 
 void rn_layout_free(rn_model *m) {
-    free(m->params.data);
-    free(m->grads.data);
-    free(m->buffers.data);
-    free(m->activations.data);
-    free(m->argmax);
-    free(m->scratch.data);
+    free_zero(m->params.data, m->params.count * 4);
+    free_zero(m->grads.data, m->grads.count * 4);
+    free_zero(m->buffers.data, m->buffers.count * 4);
+    free_zero(m->activations.data, m->activations.count * 4);
+    free_zero(m->compact.data, m->compact.count * 4);
+    free_zero(m->argmax, m->argmax_count * 4);
+    free_zero(m->scratch.data, m->scratch.count * 4);
     m->params.data = m->grads.data = m->buffers.data = NULL;
-    m->activations.data = m->scratch.data = NULL;
+    m->activations.data = m->compact.data = m->scratch.data = NULL;
     m->argmax = NULL;
 }

@@ -55,10 +55,12 @@ static int32_t rn_create(const moco_host *host, int32_t channels, int32_t height
     rn_init_params(m, host->rng_stream(host->ctx, "init"));
     moco_logf(host, MOCO_LOG_DEBUG,
               RN_PLUGIN_NAME " %s stem, width %d, %s head: %lld parameters, %lld buffer values; "
-              "activations %.1f MiB + scratch %.1f MiB for batch %d of %dx%dx%d",
+              "activations %.1f MiB (compact %.1f MiB) + scratch %.1f MiB for batch %d of "
+              "%dx%dx%d",
               cfg.stem == RN_STEM_CIFAR ? "cifar" : "imagenet", (int)cfg.width,
               cfg.head == RN_HEAD_LINEAR ? "linear" : "mlp", (long long)m->params.count,
               (long long)m->buffers.count, (double)m->activations.count * 4.0 / 1048576.0,
+              (double)m->compact.count * 4.0 / 1048576.0,
               (double)m->scratch.count * 4.0 / 1048576.0, (int)max_batch, (int)channels,
               (int)height, (int)width);
     *out = m;
@@ -68,6 +70,7 @@ static int32_t rn_create(const moco_host *host, int32_t channels, int32_t height
 /* [main] Frees everything; m (may be NULL) and every pointer handed out die. */
 static void rn_destroy(void *m) {
     if (!m) return;
+    rn_init_forget(m);
     rn_layout_free(m);
     free(m);
 }
@@ -83,7 +86,8 @@ static void rn_info(void *mp, moco_backbone_info *out) {
     out->params = m->params;
     out->grads = m->grads;
     out->buffers = m->buffers;
-    out->memory_bytes = (m->activations.count + m->scratch.count) * (int64_t)sizeof(float);
+    out->memory_bytes =
+        (m->activations.count + m->compact.count + m->scratch.count) * (int64_t)sizeof(float);
 }
 
 /* [any] Entry i of the table, state_dict order; pointers valid until destroy. */

@@ -106,6 +106,7 @@ typedef struct rn_model {
     int32_t a_x;                      /* copy of the input (n, C, H, W), for conv1's dweight */
     int32_t a_pool;                   /* imagenet stem: max-pool output, else -1 */
     int32_t *argmax;                  /* (max_batch, w, pool_h, pool_w) */
+    int64_t argmax_count;
     int32_t pool_h, pool_w;
     rn_block blocks[RN_MAX_BLOCKS];
     int32_t num_blocks;
@@ -115,15 +116,28 @@ typedef struct rn_model {
     int32_t t_fc0, t_fc2;             /* mlp head: fc.0.weight, fc.2.weight; biases next */
     int32_t min_bn_hw;                /* smallest BN plane, to refuse degenerate batch stats */
 
-    /* Activation arena. */
+    /* Activations. Two layouts of the same table: the full arena keeps every
+     * activation for backward; the compact one maps the per-image
+     * activations onto three rotating buffers (a conv's output, BN in place,
+     * the block output), about 1/6 of the size. An instance runs compact
+     * until its first backward (a key encoder never leaves it); that
+     * backward recomputes the last forward in the full layout, bit for bit,
+     * and the instance stays full from then on. act_ptr is the table in use. */
     int32_t num_acts;
     rn_act acts[RN_MAX_ACTS];
     float *act_ptr[RN_MAX_ACTS];
-    moco_arena activations;
+    float *act_full[RN_MAX_ACTS];
+    float *act_compact[RN_MAX_ACTS];
+    moco_arena activations;           /* full layout */
+    moco_arena compact;               /* compact layout */
+    int32_t full_mode;                /* 1 after the first backward */
+    float *recompute_out;             /* (max_batch, out_dim): the recompute's output */
+    float *bn_sink;                   /* (2, 8 w): running stats the recompute discards */
 
     /* Backward scratch: five buffers of the largest activation (see
-     * backward.c for who uses which), two (max_batch, feat_dim) for the head,
-     * and the conv workspace. */
+     * backward.c for who uses which; g[2..4] are the compact layout's
+     * buffers), two (max_batch, feat_dim) for the head, and the conv
+     * workspace. */
     moco_arena scratch;
     float *g[5];
     float *g_feat, *g_hidden;
@@ -134,6 +148,13 @@ typedef struct rn_model {
     /* State of the last forward. */
     int32_t last_n;
     int32_t last_train;
+    int32_t last_compact;             /* it used the compact layout */
+
+    /* Initialisation (init.c): the seed, a hash of the values drawn, and the
+     * list of live instances, so that an instance created like a live one
+     * whose values are still the initial ones copies them. */
+    uint64_t init_seed, init_hash;
+    struct rn_model *next_live;
 } rn_model;
 
 /* config.c — [main] Read and validate every key. */
@@ -145,12 +166,20 @@ int32_t rn_layout_build(rn_model *m, moco_error *err);
 void rn_layout_free(rn_model *m);
 
 /* init.c — [main] Fill parameters and buffers from the seed (torchvision's
- * init schemes). Same seed, same bits. */
+ * init schemes). Same seed, same bits: when a live instance with the same
+ * configuration and seed still holds its initial values (a query encoder
+ * created just before its key encoder), they are copied instead of drawn
+ * again. Registers m; rn_init_forget removes it (before freeing). */
 void rn_init_params(rn_model *m, uint64_t seed);
+void rn_init_forget(rn_model *m);
 
 /* forward.c / backward.c — [main]; see plugin.c for the contract. */
 int32_t rn_forward(rn_model *m, float *out, float *feat, const float *x, int32_t n,
                    int32_t train, moco_error *err);
+/* The forward's computation in the layout act_ptr points to; update != 0
+ * updates the BN running statistics and num_batches_tracked (train mode). */
+void rn_forward_pass(rn_model *m, float *out, const float *x, int32_t n, int32_t train,
+                     int32_t update);
 int32_t rn_backward(rn_model *m, const float *dout, moco_error *err);
 
 /* Tensor/activation accessors. */

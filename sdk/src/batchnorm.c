@@ -98,3 +98,205 @@ void moco_batchnorm_backward(float *din, float *dgamma, float *dbeta, const floa
         }
     }
 }
+
+/* ---- fused, threaded batch norm (the resnet18 plugin's path) ----------- */
+/* Same statistics, in a faster order: each image plane is summed in float
+ * over 8 interleaved partial sums (vectorisable; a plane holds at most a few
+ * thousand values), the planes in double. Channels are split over the
+ * kernels' threads; a channel's sums never are, so the result does not
+ * depend on the thread count. */
+#include "parallel.h"
+
+#define BN_LANES 8
+
+/* sum over (n, hw) of channel ch: x, or (x - m)^2 when sq */
+static double bn_plane_sums(const float *in, int32_t n, int32_t c, int32_t hw, int32_t ch,
+                            float m, int sq) {
+    double total = 0.0;
+    for (int32_t i = 0; i < n; i++) {
+        const float *x = in + ((size_t)i * c + ch) * hw; /* (hw) */
+        float acc[BN_LANES] = {0};
+        int32_t j = 0;
+        if (sq) {
+            for (; j + BN_LANES <= hw; j += BN_LANES)
+                for (int l = 0; l < BN_LANES; l++) {
+                    float d = x[j + l] - m;
+                    acc[l] += d * d;
+                }
+            for (; j < hw; j++) acc[0] += (x[j] - m) * (x[j] - m);
+        } else {
+            for (; j + BN_LANES <= hw; j += BN_LANES)
+                for (int l = 0; l < BN_LANES; l++) acc[l] += x[j + l];
+            for (; j < hw; j++) acc[0] += x[j];
+        }
+        float s = 0.0f;
+        for (int l = 0; l < BN_LANES; l++) s += acc[l];
+        total += s;
+    }
+    return total;
+}
+
+typedef struct bn_fwd_ctx {
+    float *out, *running_mean, *running_var, *save_mean, *save_invstd;
+    const float *in, *residual, *gamma, *beta;
+    int32_t n, c, hw, train, relu;
+    float momentum, eps;
+} bn_fwd_ctx;
+
+static void bn_fwd_part(void *vctx, int32_t part, int32_t nparts) {
+    const bn_fwd_ctx *b = vctx;
+    int64_t lo, hi;
+    moco_part_range(b->c, part, nparts, 1, &lo, &hi);
+    const double count = (double)b->n * b->hw;
+    for (int32_t ch = (int32_t)lo; ch < (int32_t)hi; ch++) {
+        double mean, var;
+        if (b->train) {
+            mean = bn_plane_sums(b->in, b->n, b->c, b->hw, ch, 0.0f, 0) / count;
+            /* the deviations from the float mean: what the normalisation uses */
+            var = bn_plane_sums(b->in, b->n, b->c, b->hw, ch, (float)mean, 1) / count;
+            b->save_mean[ch] = (float)mean;
+            b->save_invstd[ch] = (float)(1.0 / sqrt(var + b->eps));
+            double unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
+            b->running_mean[ch] =
+                (float)((1.0 - b->momentum) * b->running_mean[ch] + b->momentum * mean);
+            b->running_var[ch] =
+                (float)((1.0 - b->momentum) * b->running_var[ch] + b->momentum * unbiased);
+        } else {
+            mean = b->running_mean[ch];
+            var = b->running_var[ch];
+        }
+        const float m = (float)mean;
+        const float scale = (float)(b->gamma[ch] / sqrt(var + b->eps));
+        const float sh = b->beta[ch];
+        for (int32_t i = 0; i < b->n; i++) {
+            const size_t off = ((size_t)i * b->c + ch) * b->hw;
+            const float *x = b->in + off;   /* (hw) */
+            float *y = b->out + off;        /* (hw), may alias x: element-wise */
+            const float *restrict r = b->residual ? b->residual + off : NULL;
+            if (r && b->relu) {
+                for (int32_t j = 0; j < b->hw; j++) {
+                    float v = (x[j] - m) * scale + sh + r[j];
+                    y[j] = v < 0.0f ? 0.0f : v;
+                }
+            } else if (r) {
+                for (int32_t j = 0; j < b->hw; j++) y[j] = (x[j] - m) * scale + sh + r[j];
+            } else if (b->relu) {
+                for (int32_t j = 0; j < b->hw; j++) {
+                    float v = (x[j] - m) * scale + sh;
+                    y[j] = v < 0.0f ? 0.0f : v;
+                }
+            } else {
+                for (int32_t j = 0; j < b->hw; j++) y[j] = (x[j] - m) * scale + sh;
+            }
+        }
+    }
+}
+
+void moco_batchnorm_forward_fused(float *out, float *running_mean, float *running_var,
+                                  float *save_mean, float *save_invstd, const float *in,
+                                  const float *residual, const float *gamma, const float *beta,
+                                  int32_t n, int32_t c, int32_t hw, float momentum, float eps,
+                                  int32_t train, int32_t relu) {
+    bn_fwd_ctx b = {out,      running_mean, running_var, save_mean, save_invstd, in,
+                    residual, gamma,        beta,        n,         c,           hw,
+                    train,    relu,         momentum,    eps};
+    moco_pool_run(bn_fwd_part, &b, moco_pool_parts(), (int64_t)n * c * hw < 32768 || c < 2);
+}
+
+typedef struct bn_bwd_ctx {
+    float *din, *dgamma, *dbeta;
+    const float *dout, *relu_out, *in, *gamma, *save_mean, *save_invstd;
+    int32_t n, c, hw, accumulate;
+} bn_bwd_ctx;
+
+/* g = the gradient reaching BN: dy, or dy where the ReLU passed (ro > 0).
+ * Written as selects, not branches, so the loops vectorise. */
+static inline float bn_masked(const float *ro, const float *dy, int32_t j) {
+    return ro ? (ro[j] > 0.0f ? dy[j] : 0.0f) : dy[j];
+}
+
+static void bn_bwd_part(void *vctx, int32_t part, int32_t nparts) {
+    const bn_bwd_ctx *b = vctx;
+    int64_t lo, hi;
+    moco_part_range(b->c, part, nparts, 1, &lo, &hi);
+    const double count = (double)b->n * b->hw;
+    const int32_t hw = b->hw;
+    for (int32_t ch = (int32_t)lo; ch < (int32_t)hi; ch++) {
+        const float mean = b->save_mean[ch], invstd = b->save_invstd[ch];
+        double sum_dy = 0.0, sum_dy_xhat = 0.0;
+        for (int32_t i = 0; i < b->n; i++) {
+            const size_t off = ((size_t)i * b->c + ch) * hw;
+            const float *restrict x = b->in + off, *restrict dy = b->dout + off; /* (hw) */
+            float a1[BN_LANES] = {0}, a2[BN_LANES] = {0};
+            int32_t j = 0;
+            if (b->relu_out) {
+                const float *ro = b->relu_out + off;
+                for (; j + BN_LANES <= hw; j += BN_LANES)
+                    for (int l = 0; l < BN_LANES; l++) {
+                        float g = ro[j + l] > 0.0f ? dy[j + l] : 0.0f;
+                        a1[l] += g;
+                        a2[l] += g * ((x[j + l] - mean) * invstd);
+                    }
+            } else {
+                for (; j + BN_LANES <= hw; j += BN_LANES)
+                    for (int l = 0; l < BN_LANES; l++) {
+                        float g = dy[j + l];
+                        a1[l] += g;
+                        a2[l] += g * ((x[j + l] - mean) * invstd);
+                    }
+            }
+            const float *ro = b->relu_out ? b->relu_out + off : NULL;
+            for (; j < hw; j++) {
+                float g = bn_masked(ro, dy, j);
+                a1[0] += g;
+                a2[0] += g * ((x[j] - mean) * invstd);
+            }
+            float s1 = 0.0f, s2 = 0.0f;
+            for (int l = 0; l < BN_LANES; l++) {
+                s1 += a1[l];
+                s2 += a2[l];
+            }
+            sum_dy += s1;
+            sum_dy_xhat += s2;
+        }
+        if (b->dgamma) b->dgamma[ch] += (float)sum_dy_xhat;
+        if (b->dbeta) b->dbeta[ch] += (float)sum_dy;
+        if (!b->din) continue;
+        const float k = b->gamma[ch] * invstd;
+        const float mean_dy = (float)(sum_dy / count);
+        const float mean_dy_xhat = (float)(sum_dy_xhat / count);
+        for (int32_t i = 0; i < b->n; i++) {
+            const size_t off = ((size_t)i * b->c + ch) * hw;
+            const float *restrict x = b->in + off, *restrict dy = b->dout + off; /* (hw) */
+            const float *restrict ro = b->relu_out ? b->relu_out + off : NULL;
+            float *restrict dx = b->din + off;                                   /* (hw) */
+            /* dy is loaded unconditionally so the select vectorises */
+            if (ro && b->accumulate) {
+                for (int32_t j = 0; j < hw; j++) {
+                    float d = dy[j], g = ro[j] > 0.0f ? d : 0.0f;
+                    dx[j] += k * (g - mean_dy - (x[j] - mean) * invstd * mean_dy_xhat);
+                }
+            } else if (ro) {
+                for (int32_t j = 0; j < hw; j++) {
+                    float d = dy[j], g = ro[j] > 0.0f ? d : 0.0f;
+                    dx[j] = k * (g - mean_dy - (x[j] - mean) * invstd * mean_dy_xhat);
+                }
+            } else if (b->accumulate) {
+                for (int32_t j = 0; j < hw; j++)
+                    dx[j] += k * (dy[j] - mean_dy - (x[j] - mean) * invstd * mean_dy_xhat);
+            } else {
+                for (int32_t j = 0; j < hw; j++)
+                    dx[j] = k * (dy[j] - mean_dy - (x[j] - mean) * invstd * mean_dy_xhat);
+            }
+        }
+    }
+}
+
+void moco_batchnorm_backward_fused(float *din, float *dgamma, float *dbeta, const float *dout,
+                                   const float *relu_out, const float *in, const float *gamma,
+                                   const float *save_mean, const float *save_invstd, int32_t n,
+                                   int32_t c, int32_t hw, int32_t accumulate) {
+    bn_bwd_ctx b = {din,   dgamma, dbeta, dout, relu_out, in,        gamma, save_mean,
+                    save_invstd, n, c, hw, accumulate};
+    moco_pool_run(bn_bwd_part, &b, moco_pool_parts(), (int64_t)n * c * hw < 32768 || c < 2);
+}

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "moco/kernels.h"
+#include "parallel.h"
+#include "winograd.h"
 
 /* GEMM width below which images are grouped. Measured on ResNet-18/CIFAR
  * shapes (OpenBLAS, one thread): 256 lifts the 8x8 and 4x4 stages from
@@ -51,7 +53,15 @@ size_t moco_conv2d_workspace(const moco_conv_shape *s) {
     /* columns (kdim, cols), plus the GEMM result (c_out, cols) when it must
      * be scattered to several images. Also returned for 1x1 convs, which do
      * not touch it, so callers can size one buffer as a max over layers. */
-    return (size_t)s->c_in * s->kh * s->kw * cols + (group > 1 ? (size_t)s->c_out * cols : 0);
+    size_t ws = (size_t)s->c_in * s->kh * s->kw * cols + (group > 1 ? (size_t)s->c_out * cols : 0);
+    /* The Winograd path (3x3, stride 1, pad 1) needs its own buffers; sized
+     * for both tile sizes so the choice can change at run time. */
+    if (s->kh == 3 && s->kw == 3 && s->stride == 1 && s->pad == 1 && s->h >= 4 && s->w >= 4)
+        for (int32_t m = 2; m <= 4; m += 2) {
+            size_t x = moco_wg_workspace(s, m);
+            if (x > ws) ws = x;
+        }
+    return ws;
 }
 
 /* Output positions [*lo, *hi) whose input index o*stride - pad + k falls
@@ -184,6 +194,11 @@ static void conv_pointwise_backward(float *din, float *dweight, const float *dou
 
 void moco_conv2d_forward(float *out, const float *in, const float *weight, float *ws,
                          const moco_conv_shape *s) {
+    int32_t tile = moco_fast_avx2() ? moco_wg_choose(s) : 0;
+    if (tile) {
+        moco_wg_forward(out, in, weight, ws, s, tile);
+        return;
+    }
     if (conv_is_pointwise(s)) {
         conv_pointwise_forward(out, in, weight, s);
         return;
@@ -212,6 +227,11 @@ void moco_conv2d_forward(float *out, const float *in, const float *weight, float
 
 void moco_conv2d_backward(float *din, float *dweight, const float *dout, const float *in,
                           const float *weight, float *ws, const moco_conv_shape *s) {
+    int32_t tile = moco_fast_avx2() ? moco_wg_choose(s) : 0;
+    if (tile) {
+        moco_wg_backward(din, dweight, dout, in, weight, ws, s, tile);
+        return;
+    }
     if (conv_is_pointwise(s)) {
         conv_pointwise_backward(din, dweight, dout, in, weight, s);
         return;
@@ -334,4 +354,24 @@ void moco_conv2d_backward_naive(float *din, float *dweight, const float *dout,
                             }
                         dweight[conv_at(co, ci, ki, kj, s->c_in, s->kh, s->kw)] += (float)acc;
                     }
+}
+
+static int conv_winograd_ok(const moco_conv_shape *s, int32_t tile) {
+    return (tile == 2 || tile == 4) && moco_fast_avx2() && s->kh == 3 && s->kw == 3 &&
+           s->stride == 1 && s->pad == 1 && s->h >= 4 && s->w >= 4;
+}
+
+int32_t moco_conv2d_forward_winograd(float *out, const float *in, const float *weight,
+                                     float *ws, const moco_conv_shape *s, int32_t tile) {
+    if (!conv_winograd_ok(s, tile)) return -1;
+    moco_wg_forward(out, in, weight, ws, s, tile);
+    return 0;
+}
+
+int32_t moco_conv2d_backward_winograd(float *din, float *dweight, const float *dout,
+                                      const float *in, const float *weight, float *ws,
+                                      const moco_conv_shape *s, int32_t tile) {
+    if (!conv_winograd_ok(s, tile)) return -1;
+    moco_wg_backward(din, dweight, dout, in, weight, ws, s, tile);
+    return 0;
 }

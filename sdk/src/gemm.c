@@ -1,8 +1,11 @@
-/* GEMM: the one hot loop under conv and linear. The fast path is OpenBLAS;
- * the naive twin exists only so tests have an independent reference. */
+/* GEMM: the one hot loop under conv and linear. The fast path is the SDK's
+ * own AVX2 GEMM (sgemm.c) where the CPU has AVX2+FMA, else OpenBLAS; the
+ * naive twin exists only so tests have an independent reference. */
 #include <cblas.h>
 
 #include "moco/kernels.h"
+#include "parallel.h"
+#include "sgemm.h"
 
 void moco_sgemm(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k,
                 float alpha, const float *a, int32_t lda, const float *b, int32_t ldb,
@@ -10,6 +13,9 @@ void moco_sgemm(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t 
     /* Empty products are legal for callers (e.g. a zero-sized batch) but
      * OpenBLAS's argument checker complains about them, so skip here. */
     if (m <= 0 || n <= 0) return;
+    if (moco_fast_avx2() && !moco_fast_off("gemm") &&
+        moco_sgemm_avx2(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0)
+        return;
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb,
                 beta, c, ldc);

@@ -133,6 +133,32 @@ int32_t moco_conv2d_backward_winograd(float *din, float *dweight, const float *d
                                       const float *in, const float *weight, float *ws,
                                       const moco_conv_shape *s, int32_t tile);
 
+/* ---- fused batch norm, residual and ReLU ------------------------------ */
+/* out = moco_batchnorm_forward(in) [+ residual (n, c, hw) when not NULL]
+ * [then ReLU when relu != 0]: one pass over the data for normalisation,
+ * addition and ReLU instead of three. Same statistics and running-stat
+ * updates; the per-plane sums are taken in float (8 partial sums), the sum
+ * over planes in double, so values may differ from moco_batchnorm_forward
+ * in the last bits. Channels are split over the kernels' threads; results do
+ * not depend on the thread count. out may alias in (not residual, unless
+ * residual == out is what is meant). Twin: moco_batchnorm_forward +
+ * moco_add + moco_relu_forward. */
+void moco_batchnorm_forward_fused(float *out, float *running_mean, float *running_var,
+                                  float *save_mean, float *save_invstd, const float *in,
+                                  const float *residual, const float *gamma, const float *beta,
+                                  int32_t n, int32_t c, int32_t hw, float momentum, float eps,
+                                  int32_t train, int32_t relu);
+/* Train-mode backward of BN followed by a ReLU whose output is relu_out
+ * (n, c, hw): the gradient reaching BN is dout * (relu_out > 0); relu_out
+ * NULL means no ReLU. din (n, c, hw) = that gradient through BN when
+ * accumulate == 0, += when 1 (din may then be skipped with NULL); dgamma,
+ * dbeta (c) += as moco_batchnorm_backward. Twin: moco_relu_backward +
+ * moco_batchnorm_backward. */
+void moco_batchnorm_backward_fused(float *din, float *dgamma, float *dbeta, const float *dout,
+                                   const float *relu_out, const float *in, const float *gamma,
+                                   const float *save_mean, const float *save_invstd, int32_t n,
+                                   int32_t c, int32_t hw, int32_t accumulate);
+
 /* ---- random initialisation ------------------------------------------- */
 /* out[i] = (float)(std * moco_rng_normal(r)) for i = 0..n-1, the same values
  * and the same advance of r as that loop (its naive twin), with the

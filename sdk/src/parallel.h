@@ -1,0 +1,48 @@
+/* libmoco_sdk internals: a tiny fork-join pool for the kernels' non-BLAS
+ * work (Winograd transforms and products, batch norm, element-wise passes).
+ *
+ * The number of parts follows OpenBLAS's thread count (so `[run] threads`
+ * governs both), capped at MOCO_POOL_MAX_THREADS. Work is split into that
+ * many parts by index only, never by timing, so a kernel's result depends on
+ * the thread count alone and is bit-identical from run to run. When the pool
+ * is busy (a kernel called from two threads at once) or the parts are
+ * too small to be worth a wake-up, the caller runs every part itself: same
+ * parts, same result. */
+#ifndef MOCO_SDK_PARALLEL_H
+#define MOCO_SDK_PARALLEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MOCO_POOL_MAX_THREADS 2
+
+/* fn(ctx, part, nparts) for part = 0..nparts-1, possibly concurrently. */
+typedef void (*moco_part_fn)(void *ctx, int32_t part, int32_t nparts);
+
+/* [any] Parts the kernels split work into: OpenBLAS's thread count, capped. */
+int32_t moco_pool_parts(void);
+
+/* [any] Runs fn for parts 0..nparts-1 (nparts <= MOCO_POOL_MAX_THREADS) and
+ * returns when all are done. serial != 0 runs them all on the caller (for
+ * small work). */
+void moco_pool_run(moco_part_fn fn, void *ctx, int32_t nparts, int serial);
+
+/* [any] [lo, hi) of part `part` when n items are split in nparts ranges,
+ * each a multiple of `grain` except the last. */
+static inline void moco_part_range(int64_t n, int32_t part, int32_t nparts, int64_t grain,
+                                   int64_t *lo, int64_t *hi) {
+    int64_t units = (n + grain - 1) / grain;
+    int64_t a = units * part / nparts, b = units * (part + 1) / nparts;
+    *lo = a * grain < n ? a * grain : n;
+    *hi = b * grain < n ? b * grain : n;
+}
+
+/* [any] 1 when the CPU runs the AVX2+FMA kernels and they are enabled
+ * (MOCO_FAST_KERNELS=0 in the environment turns every fast path of this
+ * library off, for measuring what each one gives). */
+int moco_fast_avx2(void);
+/* [any] Bit mask of disabled fast paths from MOCO_FAST_KERNELS_OFF: a
+ * comma list of winograd, winograd4, fuse, pool (see each kernel). */
+int moco_fast_off(const char *name);
+
+#endif

@@ -1,0 +1,866 @@
+/* Winograd convolution F(m x m, 3 x 3), m = 2 or 4, for 3x3 stride-1 pad-1
+ * layers (Lavin & Gray 2016), NCHW in and out.
+ *
+ * Each output is cut into m x m tiles; tile t of channel c reads an a x a
+ * input patch d (a = m + 2, zero outside the image). With the transforms
+ *     U = G g G^T  (weights, a x a per (k, c)),  V = B^T d B  (inputs),
+ *     Y = A^T M A  with  M[xi](k, t) = sum_c U[xi](k, c) V[xi](c, t)
+ * the a^2 "xi" products are plain matrix products over channels, which run
+ * on a 6x16 AVX2/FMA register-blocked kernel (mk_kernel_6x16) over operands
+ * the transforms write directly in its packed layout, so nothing else is
+ * copied. The backward pass is
+ *   din:     the same forward with the weights rotated 180 degrees and
+ *            in/out channels swapped (a full correlation of dout);
+ *   dweight: the exact gradient of the tile computation,
+ *            dU[xi](k, c) = sum_t dM[xi](k, t) V[xi](c, t), dM = A dY A^T,
+ *            dweight += G^T dU G.
+ * F(4x4) does 4x fewer multiplications than a direct 3x3 conv, F(2x2) 2.25x.
+ *
+ * Work split (moco_pool, deterministic): forward/din by blocks of tiles,
+ * each part with its own transform buffers; dweight by xi inside each block
+ * of tiles, blocks in order, so every dU element sees the same sums in the
+ * same order for a given thread count. */
+#include "winograd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "parallel.h"
+
+/* Lanes of the vectorised transforms (two AVX registers). */
+#define WL 16
+/* Forward: floats of a part's V + M buffers per block (~768 KiB: the
+ * block's operands stay in L2 / the local L3 slice). */
+#define WG_FWD_BUDGET (192 * 1024)
+/* dweight: floats of V + dM per block of tiles (~8 MiB). Larger blocks
+ * touch the dU accumulators fewer times. */
+#define WG_DW_BUDGET (2 * 1024 * 1024)
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+int32_t moco_wg_choose(const moco_conv_shape *s) {
+    if (s->kh != 3 || s->kw != 3 || s->stride != 1 || s->pad != 1) return 0;
+    if (moco_fast_off("winograd")) return 0;
+    /* 2x2 and 1x1 maps: most taps read padding, the direct conv is cheaper. */
+    if (s->h < 4 || s->w < 4) return 0;
+    /* F(2x2) by default: F(4x4) does 1.8x fewer multiplications but its
+     * transforms (entries up to 8, 1/24) cost ~10x the rounding error of a
+     * direct conv, beyond the PyTorch reference tests' tolerances (see
+     * bench/RESULTS.md); MOCO_WINOGRAD_TILE=4 selects it. */
+    const char *t = getenv("MOCO_WINOGRAD_TILE");
+    return t && !strcmp(t, "4") ? 4 : 2;
+}
+
+/* Geometry of one Winograd conv direction: o outputs from r reduction
+ * channels on h x w maps (forward: o = c_out, r = c_in; din: swapped). */
+typedef struct wg_geo {
+    int32_t m, a, a2;
+    int32_t n, h, w;
+    int32_t o, r;          /* output / reduction channels */
+    int32_t op;            /* ceil(o / 6): 6-row panels of outputs */
+    int32_t th, tw;        /* tiles per image row / column */
+    int64_t p, t;          /* tiles per image, tiles in the batch */
+    int32_t tb;            /* tiles per forward block (multiple of WL) */
+} wg_geo;
+
+static void wg_geo_init(wg_geo *g, const moco_conv_shape *s, int32_t m, int32_t o, int32_t r) {
+    g->m = m;
+    g->a = m + 2;
+    g->a2 = g->a * g->a;
+    g->n = s->n;
+    g->h = s->h;
+    g->w = s->w;
+    g->o = o;
+    g->r = r;
+    g->op = (int32_t)ceil_div(o, 6);
+    g->th = (int32_t)ceil_div(s->h, m);
+    g->tw = (int32_t)ceil_div(s->w, m);
+    g->p = (int64_t)g->th * g->tw;
+    g->t = g->p * s->n;
+    int64_t per16 = (int64_t)g->a2 * WL * (r + 6 * g->op);
+    int64_t groups = WG_FWD_BUDGET / per16;
+    if (groups < 1) groups = 1;
+    if (groups > 32) groups = 32;
+    g->tb = (int32_t)(groups * WL);
+}
+
+static size_t wg_fwd_ws(const wg_geo *g, int32_t parts) {
+    size_t ua = (size_t)g->a2 * g->op * 6 * g->r;
+    size_t part = (size_t)g->a2 * g->tb * (g->r + 6 * (size_t)g->op);
+    return ua + (size_t)parts * part;
+}
+
+/* dweight: tiles per block (a multiple of WL) so that the block's V and dM
+ * fit WG_DW_BUDGET floats. */
+static int64_t wg_dw_tiles(const wg_geo *g) {
+    int64_t per_tile = (int64_t)g->a2 * ((int64_t)g->r + g->o);
+    int64_t tbw = WG_DW_BUDGET / per_tile / WL * WL;
+    return tbw < WL ? WL : tbw;
+}
+
+static size_t wg_dw_ws(const wg_geo *g) {
+    size_t du = (size_t)g->a2 * g->o * g->r;
+    return du + (size_t)g->a2 * wg_dw_tiles(g) * ((size_t)g->r + g->o);
+}
+
+size_t moco_wg_workspace(const moco_conv_shape *s0, int32_t m) {
+    moco_conv_shape s = *s0;
+    wg_geo f, b;
+    wg_geo_init(&f, &s, m, s.c_out, s.c_in);
+    wg_geo_init(&b, &s, m, s.c_in, s.c_out);
+    size_t a = wg_fwd_ws(&f, MOCO_POOL_MAX_THREADS), x = wg_fwd_ws(&b, MOCO_POOL_MAX_THREADS);
+    size_t w = wg_dw_ws(&f);
+    if (x > a) a = x;
+    return w > a ? w : a;
+}
+
+#if defined(MOCO_HAVE_AVX2_KERNELS)
+#include <immintrin.h>
+
+#include "mkernel.h"
+
+/* ---- 1-D transforms on WL lanes ---------------------------------------- */
+/* y[i * ys] (i < rows of the matrix) = sum_j M[i][j] x[j * xs], lane-wise.
+ * Named after the matrix: BT (input), AT (output), G (weights), GT
+ * (dweight back from dU), A (dY into dM). */
+#define LANES for (int l = 0; l < WL; l++)
+
+static inline void bt2(float *restrict y, ptrdiff_t ys, const float *restrict x, ptrdiff_t xs) {
+    LANES {
+        float d0 = x[l], d1 = x[xs + l], d2 = x[2 * xs + l], d3 = x[3 * xs + l];
+        y[l] = d0 - d2;
+        y[ys + l] = d1 + d2;
+        y[2 * ys + l] = d2 - d1;
+        y[3 * ys + l] = d1 - d3;
+    }
+}
+static inline void at2(float *restrict y, ptrdiff_t ys, const float *restrict x, ptrdiff_t xs) {
+    LANES {
+        float m0 = x[l], m1 = x[xs + l], m2 = x[2 * xs + l], m3 = x[3 * xs + l];
+        y[l] = m0 + m1 + m2;
+        y[ys + l] = m1 - m2 - m3;
+    }
+}
+static inline void g2(float *restrict y, ptrdiff_t ys, const float *restrict x, ptrdiff_t xs) {
+    LANES {
+        float g0 = x[l], g1 = x[xs + l], g2v = x[2 * xs + l];
+        y[l] = g0;
+        y[ys + l] = 0.5f * (g0 + g1 + g2v);
+        y[2 * ys + l] = 0.5f * (g0 - g1 + g2v);
+        y[3 * ys + l] = g2v;
+    }
+}
+static inline void gt2(float *restrict y, ptrdiff_t ys, const float *restrict x, ptrdiff_t xs) {
+    LANES {
+        float u0 = x[l], u1 = x[xs + l], u2 = x[2 * xs + l], u3 = x[3 * xs + l];
+        y[l] = u0 + 0.5f * (u1 + u2);
+        y[ys + l] = 0.5f * (u1 - u2);
+        y[2 * ys + l] = 0.5f * (u1 + u2) + u3;
+    }
+}
+static inline void a2t(float *restrict y, ptrdiff_t ys, const float *restrict x, ptrdiff_t xs) {
+    LANES {
+        float y0 = x[l], y1 = x[xs + l];
+        y[l] = y0;
+        y[ys + l] = y0 + y1;
+        y[2 * ys + l] = y0 - y1;
+        y[3 * ys + l] = -y1;
+    }
+}
+
+static inline void bt4(float *restrict y, ptrdiff_t ys, const float *restrict x, ptrdiff_t xs) {
+    LANES {
+        float d0 = x[l], d1 = x[xs + l], d2 = x[2 * xs + l], d3 = x[3 * xs + l],
+              d4 = x[4 * xs + l], d5 = x[5 * xs + l];
+        float p = d4 - 4.0f * d2, q = d3 - 4.0f * d1;   /* rows 1, 2 */
+        float r = d4 - d2, s = 2.0f * (d3 - d1);         /* rows 3, 4 */
+        y[l] = 4.0f * d0 - 5.0f * d2 + d4;
+        y[ys + l] = p + q;
+        y[2 * ys + l] = p - q;
+        y[3 * ys + l] = r + s;
+        y[4 * ys + l] = r - s;
+        y[5 * ys + l] = 4.0f * d1 - 5.0f * d3 + d5;
+    }
+}
+static inline void at4(float *restrict y, ptrdiff_t ys, const float *restrict x, ptrdiff_t xs) {
+    LANES {
+        float m0 = x[l], m1 = x[xs + l], m2 = x[2 * xs + l], m3 = x[3 * xs + l],
+              m4 = x[4 * xs + l], m5 = x[5 * xs + l];
+        float s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
+        y[l] = m0 + s12 + s34;
+        y[ys + l] = d12 + 2.0f * d34;
+        y[2 * ys + l] = s12 + 4.0f * s34;
+        y[3 * ys + l] = d12 + 8.0f * d34 + m5;
+    }
+}
+static inline void g4(float *restrict y, ptrdiff_t ys, const float *restrict x, ptrdiff_t xs) {
+    LANES {
+        float g0 = x[l], g1 = x[xs + l], g2v = x[2 * xs + l];
+        y[l] = 0.25f * g0;
+        y[ys + l] = (-1.0f / 6.0f) * (g0 + g1 + g2v);
+        y[2 * ys + l] = (-1.0f / 6.0f) * (g0 - g1 + g2v);
+        y[3 * ys + l] = (1.0f / 24.0f) * g0 + (1.0f / 12.0f) * g1 + (1.0f / 6.0f) * g2v;
+        y[4 * ys + l] = (1.0f / 24.0f) * g0 - (1.0f / 12.0f) * g1 + (1.0f / 6.0f) * g2v;
+        y[5 * ys + l] = g2v;
+    }
+}
+static inline void gt4(float *restrict y, ptrdiff_t ys, const float *restrict x, ptrdiff_t xs) {
+    LANES {
+        float u0 = x[l], u1 = x[xs + l], u2 = x[2 * xs + l], u3 = x[3 * xs + l],
+              u4 = x[4 * xs + l], u5 = x[5 * xs + l];
+        y[l] = 0.25f * u0 - (1.0f / 6.0f) * (u1 + u2) + (1.0f / 24.0f) * (u3 + u4);
+        y[ys + l] = (1.0f / 6.0f) * (u2 - u1) + (1.0f / 12.0f) * (u3 - u4);
+        y[2 * ys + l] = (1.0f / 6.0f) * (u3 + u4 - u1 - u2) + u5;
+    }
+}
+static inline void a4t(float *restrict y, ptrdiff_t ys, const float *restrict x, ptrdiff_t xs) {
+    LANES {
+        float y0 = x[l], y1 = x[xs + l], y2 = x[2 * xs + l], y3 = x[3 * xs + l];
+        float e = y0 + y2, o = y1 + y3, e4 = y0 + 4.0f * y2, o8 = 2.0f * y1 + 8.0f * y3;
+        y[l] = y0;
+        y[ys + l] = e + o;
+        y[2 * ys + l] = e - o;
+        y[3 * ys + l] = e4 + o8;
+        y[4 * ys + l] = e4 - o8;
+        y[5 * ys + l] = y3;
+    }
+}
+
+/* 2-D: out (no x no lanes) = T in T^T for in (ni x ni lanes), row-major
+ * [row][col][lane]; tmp holds no x ni lanes. */
+#define WG_2D(name, fn, ni, no)                                                    \
+    static inline void name(float *restrict out, const float *restrict in) {       \
+        float tmp[(no) * (ni) * WL];                                               \
+        for (int j = 0; j < (ni); j++)                                             \
+            fn(tmp + j * WL, (ni) * WL, in + j * WL, (ni) * WL);                   \
+        for (int i = 0; i < (no); i++)                                             \
+            fn(out + i * (no) * WL, WL, tmp + i * (ni) * WL, WL);                  \
+    }
+WG_2D(in2d_2, bt2, 4, 4)
+WG_2D(out2d_2, at2, 4, 2)
+WG_2D(w2d_2, g2, 3, 4)
+WG_2D(dw2d_2, gt2, 4, 3)
+WG_2D(dm2d_2, a2t, 2, 4)
+WG_2D(in2d_4, bt4, 6, 6)
+WG_2D(out2d_4, at4, 6, 4)
+WG_2D(w2d_4, g4, 3, 6)
+WG_2D(dw2d_4, gt4, 6, 3)
+WG_2D(dm2d_4, a4t, 4, 6)
+
+/* ---- gathers ------------------------------------------------------------ */
+/* Lane l of a group of WL tiles: where its patch starts in an (h, w) plane
+ * of image n (n = -1 past the last tile), and which rows / columns of the
+ * a x a patch lie inside the image. */
+typedef struct wg_lanes {
+    int32_t n[WL], y0[WL], x0[WL];
+    int8_t ilo[WL], ihi[WL], jlo[WL], jhi[WL];
+    int8_t inside[WL];     /* the whole patch is inside */
+} wg_lanes;
+
+static void wg_lanes_init(wg_lanes *ln, const wg_geo *g, int64_t t0, int64_t t_end, int32_t ext) {
+    for (int l = 0; l < WL; l++) {
+        int64_t t = t0 + l;
+        if (t >= t_end) {
+            ln->n[l] = -1;
+            ln->inside[l] = 0;
+            continue;
+        }
+        int64_t r = t % g->p;
+        int32_t y0 = (int32_t)(r / g->tw) * g->m - 1, x0 = (int32_t)(r % g->tw) * g->m - 1;
+        ln->n[l] = (int32_t)(t / g->p);
+        ln->y0[l] = y0;
+        ln->x0[l] = x0;
+        ln->ilo[l] = (int8_t)(y0 < 0 ? -y0 : 0);
+        ln->jlo[l] = (int8_t)(x0 < 0 ? -x0 : 0);
+        ln->ihi[l] = (int8_t)(y0 + ext > g->h ? g->h - y0 : ext);
+        ln->jhi[l] = (int8_t)(x0 + ext > g->w ? g->w - x0 : ext);
+        ln->inside[l] = ln->ilo[l] == 0 && ln->jlo[l] == 0 && ln->ihi[l] == ext &&
+                        ln->jhi[l] == ext;
+    }
+}
+
+/* d (a x a lanes) <- patches of channel c for the WL tiles of ln. */
+__attribute__((noinline)) static void wg_gather_tiles(float *restrict d,
+                                                      const float *restrict src, int32_t c,
+                                                      int32_t channels, const wg_geo *g,
+                                                      const wg_lanes *ln) {
+    const int32_t a = g->a, w = g->w;
+    const size_t plane = (size_t)g->h * w;
+    for (int l = 0; l < WL; l++) {
+        if (ln->n[l] < 0) {
+            for (int i = 0; i < a * a; i++) d[i * WL + l] = 0.0f;
+            continue;
+        }
+        /* an index, not a pointer: a border patch starts before the plane */
+        const ptrdiff_t o = (ptrdiff_t)(((size_t)ln->n[l] * channels + c) * plane) +
+                            (ptrdiff_t)ln->y0[l] * w + ln->x0[l];
+        if (ln->inside[l]) {
+            const float *p = src + o;
+            for (int i = 0; i < a; i++)
+                for (int j = 0; j < a; j++) d[(i * a + j) * WL + l] = p[(ptrdiff_t)i * w + j];
+            continue;
+        }
+        for (int i = 0; i < a * a; i++) d[i * WL + l] = 0.0f;
+        for (int i = ln->ilo[l]; i < ln->ihi[l]; i++)
+            for (int j = ln->jlo[l]; j < ln->jhi[l]; j++)
+                d[(i * a + j) * WL + l] = src[o + (ptrdiff_t)i * w + j];
+    }
+}
+
+/* ---- weight transform into the packed A operand ------------------------ */
+/* ua[((xi * op + o / 6) * r + rr) * 6 + o % 6] = (G g(o, rr) G^T)[xi], where
+ * g(o, rr)[p][q] = w[base + o * so + rr * sr + p * sp + q * sq]. Rows o >= O
+ * (panel padding) are zero. */
+typedef struct wg_wctx {
+    const wg_geo *g;
+    float *ua;
+    const float *w;
+    ptrdiff_t base, so, sr, sp, sq;
+} wg_wctx;
+
+__attribute__((noinline)) static void wg_weights_part(void *vctx, int32_t part, int32_t nparts) {
+    const wg_wctx *c = vctx;
+    const wg_geo *g = c->g;
+    const int32_t a2 = g->a2, R = g->r;
+    int64_t lo, hi;
+    moco_part_range((int64_t)g->op * 6, part, nparts, 6, &lo, &hi);
+    float gin[9 * WL], u[36 * WL];
+    for (int64_t o = lo; o < hi; o++) {
+        for (int32_t r0 = 0; r0 < R; r0 += WL) {
+            int lanes = R - r0 < WL ? R - r0 : WL;
+            for (int pq = 0; pq < 9; pq++) {
+                int p = pq / 3, q = pq % 3;
+                float *dst = gin + pq * WL;
+                if (o >= g->o) {
+                    LANES dst[l] = 0.0f;
+                    continue;
+                }
+                const float *src = c->w + c->base + o * c->so + (ptrdiff_t)r0 * c->sr +
+                                   p * c->sp + q * c->sq;
+                int l = 0;
+                for (; l < lanes; l++) dst[l] = src[l * c->sr];
+                for (; l < WL; l++) dst[l] = 0.0f;
+            }
+            if (g->m == 2)
+                w2d_2(u, gin);
+            else
+                w2d_4(u, gin);
+            for (int xi = 0; xi < a2; xi++) {
+                float *dst = c->ua + (((size_t)xi * g->op + o / 6) * R + r0) * 6 + o % 6;
+                for (int l = 0; l < lanes; l++) dst[(size_t)l * 6] = u[xi * WL + l];
+            }
+        }
+    }
+}
+
+static void wg_weights(float *ua, const float *w, const wg_geo *g, ptrdiff_t base,
+                       ptrdiff_t so, ptrdiff_t sr, ptrdiff_t sp, ptrdiff_t sq, int32_t nparts) {
+    wg_wctx c = {g, ua, w, base, so, sr, sp, sq};
+    /* small layers: a wake-up costs more than the work */
+    moco_pool_run(wg_weights_part, &c, nparts, (int64_t)g->o * g->r < 4096);
+}
+
+/* ---- forward (also din) ------------------------------------------------ */
+typedef struct wg_fctx {
+    const wg_geo *g;
+    float *out;             /* (n, o, h, w) */
+    const float *in;        /* (n, r, h, w) */
+    const float *ua;        /* packed U */
+    float *ws;              /* per-part buffers */
+    size_t part_stride;
+    int32_t accumulate;     /* out += instead of = */
+    int32_t nparts;
+} wg_fctx;
+
+/* F(2x2) fast paths for maps whose tile rows hold a multiple of 8 tiles and
+ * whose sides are even (every CIFAR ResNet stage but the 4x4 one): the 8
+ * tiles of a half group share an image and a tile row, so their patches are
+ * the even / odd columns of 4 input rows (two shuffles per 8 lanes), and
+ * their outputs interleave into 16 contiguous floats per output row. */
+static int wg_rows_ok(const wg_geo *g) {
+    return g->m == 2 && g->tw % 8 == 0 && g->w % 2 == 0 && g->h % 2 == 0;
+}
+
+static inline void wg_deinterleave(const float *p, __m256 *even, __m256 *odd) {
+    __m256 x = _mm256_loadu_ps(p), y = _mm256_loadu_ps(p + 8);
+    __m256 e = _mm256_shuffle_ps(x, y, 0x88), o = _mm256_shuffle_ps(x, y, 0xDD);
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8));
+}
+
+/* d (4 x 4 x WL) lanes [8 h, 8 h + 8) <- the patches of 8 tiles starting at
+ * tile t (tx a multiple of 8) in channel c. */
+static void wg_gather_row8(float *restrict d, const float *restrict src, int32_t c,
+                           int32_t channels, const wg_geo *g, int64_t t, int h8) {
+    const int32_t w = g->w;
+    int64_t r = t % g->p;
+    const int32_t n = (int32_t)(t / g->p);
+    const int32_t y0 = (int32_t)(r / g->tw) * 2 - 1, x0 = (int32_t)(r % g->tw) * 2 - 1;
+    const float *plane = src + ((size_t)n * channels + c) * (size_t)g->h * w;
+    float buf[24];
+    for (int i = 0; i < 4; i++) {
+        int32_t y = y0 + i;
+        float *di = d + (size_t)i * 4 * WL + h8;
+        if (y < 0 || y >= g->h) {
+            for (int j = 0; j < 4; j++) _mm256_storeu_ps(di + j * WL, _mm256_setzero_ps());
+            continue;
+        }
+        const float *row = plane + (size_t)y * w, *p;
+        if (x0 >= 0 && x0 + 18 <= w) {
+            p = row + x0;
+        } else {   /* the patch row crosses the left or right edge: pad with zeros */
+            for (int k = 0; k < 18; k++) {
+                int32_t x = x0 + k;
+                buf[k] = x >= 0 && x < w ? row[x] : 0.0f;
+            }
+            p = buf;
+        }
+        __m256 e0, o0, e2, o2;
+        wg_deinterleave(p, &e0, &o0);
+        wg_deinterleave(p + 2, &e2, &o2);
+        _mm256_storeu_ps(di, e0);
+        _mm256_storeu_ps(di + WL, o0);
+        _mm256_storeu_ps(di + 2 * WL, e2);
+        _mm256_storeu_ps(di + 3 * WL, o2);
+    }
+}
+
+/* Outputs of 8 tiles starting at tile t (tx a multiple of 8) in channel k:
+ * y (2 x 2 x WL) lanes [8 h, 8 h + 8). */
+static void wg_scatter_row8(float *restrict out, const float *restrict y, int32_t k,
+                            int32_t channels, const wg_geo *g, int64_t t, int h8,
+                            int accumulate) {
+    const int32_t w = g->w;
+    int64_t r = t % g->p;
+    const int32_t n = (int32_t)(t / g->p);
+    const int32_t oy = (int32_t)(r / g->tw) * 2, ox = (int32_t)(r % g->tw) * 2;
+    float *o = out + ((size_t)n * channels + k) * (size_t)g->h * w + (size_t)oy * w + ox;
+    for (int i = 0; i < 2; i++, o += w) {
+        __m256 a = _mm256_loadu_ps(y + (i * 2) * WL + h8);
+        __m256 b = _mm256_loadu_ps(y + (i * 2 + 1) * WL + h8);
+        __m256 lo = _mm256_unpacklo_ps(a, b), hi = _mm256_unpackhi_ps(a, b);
+        __m256 first = _mm256_permute2f128_ps(lo, hi, 0x20);
+        __m256 second = _mm256_permute2f128_ps(lo, hi, 0x31);
+        if (accumulate) {
+            first = _mm256_add_ps(first, _mm256_loadu_ps(o));
+            second = _mm256_add_ps(second, _mm256_loadu_ps(o + 8));
+        }
+        _mm256_storeu_ps(o, first);
+        _mm256_storeu_ps(o + 8, second);
+    }
+}
+
+/* vb[xi * ntp * R * 16 + tp * ts + rr * rs + lane] = (B^T d B)[xi] for the
+ * patches of channel rr of the tiles t0 + 16 tp + lane < t0 + nt (zero for
+ * lanes past the end), for panels tp in [tp_lo, tp_hi) of the ceil(nt / 16)
+ * of the block. ts, rs: R * 16, 16 for the forward's packed B operand
+ * (panels of 16 tiles); 16, ntp * 16 for dweight (rows of tiles). */
+__attribute__((noinline)) static void wg_input_tiles(float *vb, const float *src, int32_t R,
+                                                     const wg_geo *g, int64_t t0, int64_t nt,
+                                                     int64_t tp_lo, int64_t tp_hi, int64_t ts,
+                                                     int64_t rs) {
+    const int32_t a = g->a, a2 = g->a2, m = g->m;
+    const int64_t ntp = ceil_div(nt, WL);
+    float d[36 * WL], v[36 * WL];
+    wg_lanes ln;
+    const int rows_ok = wg_rows_ok(g);
+    for (int64_t tp = tp_lo; tp < tp_hi; tp++) {
+        const int64_t tg = t0 + tp * WL;
+        const int rows = rows_ok && tg + WL <= t0 + nt;
+        if (!rows) wg_lanes_init(&ln, g, tg, t0 + nt, a);
+        for (int32_t rr = 0; rr < R; rr++) {
+            if (rows) {
+                wg_gather_row8(d, src, rr, R, g, tg, 0);
+                wg_gather_row8(d, src, rr, R, g, tg + 8, 8);
+            } else {
+                wg_gather_tiles(d, src, rr, R, g, &ln);
+            }
+            if (m == 2)
+                in2d_2(v, d);
+            else
+                in2d_4(v, d);
+            for (int xi = 0; xi < a2; xi++) {
+                float *dst = vb + (size_t)xi * ntp * R * WL + tp * ts + rr * rs;
+                const float *sv = v + xi * WL;
+                LANES dst[l] = sv[l];
+            }
+        }
+    }
+}
+
+/* db[xi][k][tp][lane] = (A dY A^T)[xi] for the m x m output tiles of
+ * channel k of dy (zero outside the map and past the end), as above. */
+__attribute__((noinline)) static void wg_dm_tiles(float *db, const float *dy, int32_t K,
+                                                  const wg_geo *g, int64_t t0, int64_t nt,
+                                                  int64_t tp_lo, int64_t tp_hi) {
+    const int32_t a2 = g->a2, m = g->m, w = g->w;
+    const int64_t ntp = ceil_div(nt, WL);
+    const size_t plane = (size_t)g->h * w;
+    float d[16 * WL], v[36 * WL];
+    wg_lanes ln;
+    const int rows_ok = wg_rows_ok(g);
+    for (int64_t tp = tp_lo; tp < tp_hi; tp++) {
+        const int64_t tg = t0 + tp * WL;
+        const int rows = rows_ok && tg + WL <= t0 + nt;
+        wg_lanes_init(&ln, g, tg, t0 + nt, m);
+        for (int32_t k = 0; k < K; k++) {
+            if (rows) {
+                /* 8 tiles of a tile row: 2 rows of 16 contiguous outputs */
+                for (int h8 = 0; h8 < WL; h8 += 8) {
+                    int64_t t = tg + h8, r = t % g->p;
+                    const float *o = dy + ((size_t)(t / g->p) * K + k) * plane +
+                                     (size_t)(r / g->tw) * 2 * w + (size_t)(r % g->tw) * 2;
+                    for (int i = 0; i < 2; i++) {
+                        __m256 e, od;
+                        wg_deinterleave(o + (size_t)i * w, &e, &od);
+                        _mm256_storeu_ps(d + (i * 2) * WL + h8, e);
+                        _mm256_storeu_ps(d + (i * 2 + 1) * WL + h8, od);
+                    }
+                }
+            } else {
+                for (int l = 0; l < WL; l++) {
+                    for (int i = 0; i < m * m; i++) d[i * WL + l] = 0.0f;
+                    if (ln.n[l] < 0) continue;
+                    int32_t y0 = ln.y0[l] + 1, x0 = ln.x0[l] + 1;
+                    const float *o = dy + ((size_t)ln.n[l] * K + k) * plane + (size_t)y0 * w + x0;
+                    int32_t mi = g->h - y0 < m ? g->h - y0 : m, mj = w - x0 < m ? w - x0 : m;
+                    for (int i = 0; i < mi; i++)
+                        for (int j = 0; j < mj; j++) d[(i * m + j) * WL + l] = o[(size_t)i * w + j];
+                }
+            }
+            if (m == 2)
+                dm2d_2(v, d);
+            else
+                dm2d_4(v, d);
+            for (int xi = 0; xi < a2; xi++) {
+                float *dst = db + (((size_t)xi * K + k) * ntp + tp) * WL;
+                const float *sv = v + xi * WL;
+                LANES dst[l] = sv[l];
+            }
+        }
+    }
+}
+
+/* M[xi] (op*6, ntp*16) = U[xi] . V[xi] */
+__attribute__((noinline)) static void wg_fwd_gemm(const wg_fctx *c, const float *vb, float *mb,
+                                                  int64_t nt) {
+    const wg_geo *g = c->g;
+    const int32_t a2 = g->a2, R = g->r, OP = g->op;
+    const int64_t ntp = ceil_div(nt, WL), ldm = ntp * WL;
+    for (int xi = 0; xi < a2; xi++)
+        for (int32_t kp = 0; kp < OP; kp++) {
+            const float *ap = c->ua + ((size_t)xi * OP + kp) * R * 6;
+            for (int64_t tp = 0; tp < ntp; tp++)
+                mk_kernel_6x16(R, ap, vb + ((size_t)xi * ntp + tp) * R * WL,
+                               mb + ((size_t)xi * OP * 6 + (size_t)kp * 6) * ldm + tp * WL, ldm,
+                               0);
+        }
+}
+
+/* Y = A^T M A, scattered to the output planes */
+__attribute__((noinline)) static void wg_fwd_output(const wg_fctx *c, const float *mb,
+                                                    int64_t t0, int64_t nt) {
+    const wg_geo *g = c->g;
+    const int32_t a = g->a, a2 = g->a2, m = g->m, O = g->o, OP = g->op;
+    const int64_t ntp = ceil_div(nt, WL), ldm = ntp * WL;
+    float mm[36 * WL], y[16 * WL];
+    wg_lanes ln;
+    const size_t plane = (size_t)g->h * g->w;
+    const int rows_ok = wg_rows_ok(g);
+    for (int64_t tp = 0; tp < ntp; tp++) {
+        const int64_t tg = t0 + tp * WL;
+        const int rows = rows_ok && tg + WL <= t0 + nt;
+        wg_lanes_init(&ln, g, tg, t0 + nt, a);
+        for (int32_t k = 0; k < O; k++) {
+            for (int xi = 0; xi < a2; xi++) {
+                const float *s = mb + ((size_t)xi * OP * 6 + k) * ldm + tp * WL;
+                float *dd = mm + xi * WL;
+                LANES dd[l] = s[l];
+            }
+            if (m == 2)
+                out2d_2(y, mm);
+            else
+                out2d_4(y, mm);
+            if (rows) {
+                wg_scatter_row8(c->out, y, k, O, g, tg, 0, c->accumulate);
+                wg_scatter_row8(c->out, y, k, O, g, tg + 8, 8, c->accumulate);
+                continue;
+            }
+            for (int l = 0; l < WL; l++) {
+                if (ln.n[l] < 0) continue;
+                int32_t y0 = ln.y0[l] + 1, x0 = ln.x0[l] + 1;
+                float *o = c->out + ((size_t)ln.n[l] * O + k) * plane + (size_t)y0 * g->w + x0;
+                int32_t mi = g->h - y0 < m ? g->h - y0 : m, mj = g->w - x0 < m ? g->w - x0 : m;
+                if (c->accumulate) {
+                    for (int i = 0; i < mi; i++)
+                        for (int j = 0; j < mj; j++) o[(size_t)i * g->w + j] += y[(i * m + j) * WL + l];
+                } else {
+                    for (int i = 0; i < mi; i++)
+                        for (int j = 0; j < mj; j++) o[(size_t)i * g->w + j] = y[(i * m + j) * WL + l];
+                }
+            }
+        }
+    }
+}
+
+static void wg_fwd_block(const wg_fctx *c, float *vb, float *mb, int64_t t0, int64_t nt) {
+    wg_input_tiles(vb, c->in, c->g->r, c->g, t0, nt, 0, ceil_div(nt, WL), (int64_t)c->g->r * WL,
+                   WL);
+    wg_fwd_gemm(c, vb, mb, nt);
+    wg_fwd_output(c, mb, t0, nt);
+}
+
+static void wg_fwd_part(void *vctx, int32_t part, int32_t nparts) {
+    const wg_fctx *c = vctx;
+    const wg_geo *g = c->g;
+    /* blocks no larger than tb, and at least one per part when possible */
+    int64_t tb = g->tb;
+    int64_t per_part = ceil_div(ceil_div(g->t, nparts), WL) * WL;
+    if (per_part < tb) tb = per_part;
+    int64_t nblocks = ceil_div(g->t, tb);
+    int64_t b0, b1;
+    moco_part_range(nblocks, part, nparts, 1, &b0, &b1);
+    float *vb = c->ws + (size_t)part * c->part_stride;
+    float *mb = vb + (size_t)g->a2 * g->tb * g->r;
+    for (int64_t b = b0; b < b1; b++) {
+        int64_t t0 = b * tb, nt = g->t - t0 < tb ? g->t - t0 : tb;
+        wg_fwd_block(c, vb, mb, t0, nt);
+    }
+}
+
+/* out (n, o, h, w) (+)= conv of in (n, r, h, w) with packed weights ua. */
+static void wg_run(const wg_geo *g, float *out, const float *in, const float *ua, float *ws,
+                   int32_t accumulate, int32_t nparts) {
+    wg_fctx c = {g, out, in, ua, ws, (size_t)g->a2 * g->tb * (g->r + 6 * (size_t)g->op),
+                 accumulate, nparts};
+    moco_pool_run(wg_fwd_part, &c, nparts, g->t * g->o * g->r < 65536);
+}
+
+void moco_wg_forward(float *out, const float *in, const float *weight, float *ws,
+                     const moco_conv_shape *s, int32_t m) {
+    wg_geo g;
+    wg_geo_init(&g, s, m, s->c_out, s->c_in);
+    const int32_t nparts = moco_pool_parts();
+    float *ua = ws;
+    /* g(o = k, r = c)[p][q] = w[k][c][p][q] */
+    wg_weights(ua, weight, &g, 0, (ptrdiff_t)s->c_in * 9, 9, 3, 1, nparts);
+    wg_run(&g, out, in, ua, ws + (size_t)g.a2 * g.op * 6 * g.r, 0, nparts);
+}
+
+/* ---- dweight ------------------------------------------------------------ */
+static inline float wg_hsum(__m256 v) {
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_add_ss(q, _mm_movehdup_ps(q));
+    return _mm_cvtss_f32(q);
+}
+
+/* du (KB x CB, row stride ldu) (+)= dm (KB rows of n floats, row stride
+ * dr) . v (CB rows, row stride vr)^T: dot products along the tiles of the
+ * block, 8 lanes per FMA; n is a multiple of 8. */
+static inline __attribute__((always_inline)) void mk_dot_block(
+    const int KB, const int CB, int64_t n, const float *restrict dm, int64_t dr,
+    const float *restrict v, int64_t vr, float *restrict du, int64_t ldu, int first) {
+    __m256 acc[4][3];
+    for (int kk = 0; kk < KB; kk++)
+        for (int cc = 0; cc < CB; cc++) acc[kk][cc] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 8) {
+        __m256 x[3];
+        for (int cc = 0; cc < CB; cc++) x[cc] = _mm256_loadu_ps(v + cc * vr + i);
+        for (int kk = 0; kk < KB; kk++) {
+            __m256 y = _mm256_loadu_ps(dm + kk * dr + i);
+            for (int cc = 0; cc < CB; cc++) acc[kk][cc] = _mm256_fmadd_ps(y, x[cc], acc[kk][cc]);
+        }
+    }
+    for (int kk = 0; kk < KB; kk++)
+        for (int cc = 0; cc < CB; cc++) {
+            float sum = wg_hsum(acc[kk][cc]);
+            float *o = du + (size_t)kk * ldu + cc;
+            *o = first ? sum : *o + sum;
+        }
+}
+
+/* The main case, with the 12 accumulators spelled out so that they stay in
+ * registers (3 of v held, 1 of dm loaded at a time: 16 in all). */
+__attribute__((noinline)) static void mk_dot_4x3(int64_t n, const float *restrict dm, int64_t dr,
+                                                 const float *restrict v, int64_t vr,
+                                                 float *restrict du, int64_t ldu, int first) {
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
+    __m256 a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+    const float *v0 = v, *v1 = v + vr, *v2 = v + 2 * vr;
+    const float *d0 = dm, *d1 = dm + dr, *d2 = dm + 2 * dr, *d3 = dm + 3 * dr;
+    for (int64_t i = 0; i < n; i += 8) {
+        __m256 x0 = _mm256_loadu_ps(v0 + i), x1 = _mm256_loadu_ps(v1 + i);
+        __m256 x2 = _mm256_loadu_ps(v2 + i), y;
+        y = _mm256_loadu_ps(d0 + i);
+        a00 = _mm256_fmadd_ps(y, x0, a00);
+        a01 = _mm256_fmadd_ps(y, x1, a01);
+        a02 = _mm256_fmadd_ps(y, x2, a02);
+        y = _mm256_loadu_ps(d1 + i);
+        a10 = _mm256_fmadd_ps(y, x0, a10);
+        a11 = _mm256_fmadd_ps(y, x1, a11);
+        a12 = _mm256_fmadd_ps(y, x2, a12);
+        y = _mm256_loadu_ps(d2 + i);
+        a20 = _mm256_fmadd_ps(y, x0, a20);
+        a21 = _mm256_fmadd_ps(y, x1, a21);
+        a22 = _mm256_fmadd_ps(y, x2, a22);
+        y = _mm256_loadu_ps(d3 + i);
+        a30 = _mm256_fmadd_ps(y, x0, a30);
+        a31 = _mm256_fmadd_ps(y, x1, a31);
+        a32 = _mm256_fmadd_ps(y, x2, a32);
+    }
+    const __m256 acc[12] = {a00, a01, a02, a10, a11, a12, a20, a21, a22, a30, a31, a32};
+    for (int i = 0; i < 12; i++) {
+        float *o = du + (size_t)(i / 3) * ldu + i % 3;
+        float sum = wg_hsum(acc[i]);
+        *o = first ? sum : *o + sum;
+    }
+}
+
+#define WG_DOT(KB, CB)                                                                   \
+    __attribute__((noinline)) static void mk_dot_##KB##x##CB(                           \
+        int64_t n, const float *dm, int64_t dr, const float *v, int64_t vr, float *du,   \
+        int64_t ldu, int first) {                                                        \
+        mk_dot_block(KB, CB, n, dm, dr, v, vr, du, ldu, first);                          \
+    }
+WG_DOT(4, 2)
+WG_DOT(4, 1)
+WG_DOT(1, 3)
+WG_DOT(1, 2)
+WG_DOT(1, 1)
+
+typedef struct wg_dctx {
+    const wg_geo *g;
+    const float *dout, *in;
+    float *du, *vb, *db;
+    float *dweight;
+    int64_t t0, nt;
+    int32_t first;
+} wg_dctx;
+
+/* Transforms of one block, split by panels of 16 tiles. */
+static void wg_dw_transform_part(void *vctx, int32_t part, int32_t nparts) {
+    const wg_dctx *c = vctx;
+    int64_t lo, hi;
+    moco_part_range(ceil_div(c->nt, WL), part, nparts, 1, &lo, &hi);
+    wg_input_tiles(c->vb, c->in, c->g->r, c->g, c->t0, c->nt, lo, hi, WL,
+                   ceil_div(c->nt, WL) * WL);
+    wg_dm_tiles(c->db, c->dout, c->g->o, c->g, c->t0, c->nt, lo, hi);
+}
+
+/* dU[xi] (o, r) (+)= dM[xi] . V[xi]^T over the block, split by xi. */
+static void wg_dw_gemm_part(void *vctx, int32_t part, int32_t nparts) {
+    const wg_dctx *c = vctx;
+    const wg_geo *g = c->g;
+    const int32_t K = g->o, C = g->r;
+    const int64_t ntp = ceil_div(c->nt, WL);
+    int64_t lo, hi;
+    moco_part_range(g->a2, part, nparts, 1, &lo, &hi);
+    for (int64_t xi = lo; xi < hi; xi++) {
+        const float *dm = c->db + (size_t)xi * ntp * K * WL;
+        const float *v = c->vb + (size_t)xi * ntp * C * WL;
+        float *du = c->du + (size_t)xi * K * C;
+        /* rows of ntp panels: panel stride 16, row stride ntp * 16 */
+        const int64_t row = ntp * WL;
+        int32_t k = 0;
+        for (; k + 4 <= K; k += 4) {
+            int32_t cc = 0;
+            for (; cc + 3 <= C; cc += 3)
+                mk_dot_4x3(row, dm + (size_t)k * row, row, v + (size_t)cc * row, row,
+                           du + (size_t)k * C + cc, C, c->first);
+            if (C - cc == 2)
+                mk_dot_4x2(row, dm + (size_t)k * row, row, v + (size_t)cc * row, row,
+                           du + (size_t)k * C + cc, C, c->first);
+            else if (C - cc == 1)
+                mk_dot_4x1(row, dm + (size_t)k * row, row, v + (size_t)cc * row, row,
+                           du + (size_t)k * C + cc, C, c->first);
+        }
+        for (; k < K; k++) {
+            int32_t cc = 0;
+            for (; cc + 3 <= C; cc += 3)
+                mk_dot_1x3(row, dm + (size_t)k * row, row, v + (size_t)cc * row, row,
+                           du + (size_t)k * C + cc, C, c->first);
+            if (C - cc == 2)
+                mk_dot_1x2(row, dm + (size_t)k * row, row, v + (size_t)cc * row, row,
+                           du + (size_t)k * C + cc, C, c->first);
+            else if (C - cc == 1)
+                mk_dot_1x1(row, dm + (size_t)k * row, row, v + (size_t)cc * row, row,
+                           du + (size_t)k * C + cc, C, c->first);
+        }
+    }
+}
+
+/* dweight[k][c] += G^T dU(k, c) G, split by k. */
+static void wg_dw_inverse_part(void *vctx, int32_t part, int32_t nparts) {
+    const wg_dctx *c = vctx;
+    const wg_geo *g = c->g;
+    const int32_t a2 = g->a2, C = g->r;
+    int64_t lo, hi;
+    moco_part_range(g->o, part, nparts, 1, &lo, &hi);
+    float u[36 * WL], w9[9 * WL];
+    for (int64_t k = lo; k < hi; k++)
+        for (int32_t c0 = 0; c0 < C; c0 += WL) {
+            int lanes = C - c0 < WL ? C - c0 : WL;
+            for (int xi = 0; xi < a2; xi++) {
+                const float *s = c->du + ((size_t)xi * g->o + k) * C + c0;
+                float *dd = u + xi * WL;
+                int l = 0;
+                for (; l < lanes; l++) dd[l] = s[l];
+                for (; l < WL; l++) dd[l] = 0.0f;
+            }
+            if (g->m == 2)
+                dw2d_2(w9, u);
+            else
+                dw2d_4(w9, u);
+            for (int l = 0; l < lanes; l++) {
+                float *dst = c->dweight + ((size_t)k * C + c0 + l) * 9;
+                for (int pq = 0; pq < 9; pq++) dst[pq] += w9[pq * WL + l];
+            }
+        }
+}
+
+void moco_wg_backward(float *din, float *dweight, const float *dout, const float *in,
+                      const float *weight, float *ws, const moco_conv_shape *s, int32_t m) {
+    const int32_t nparts = moco_pool_parts();
+    if (din) {
+        /* din = full correlation of dout with the rotated weights: a forward
+         * conv from c_out to c_in channels with g(o = c, r = k)[p][q] =
+         * w[k][c][2 - p][2 - q]. */
+        wg_geo b;
+        wg_geo_init(&b, s, m, s->c_in, s->c_out);
+        float *ua = ws;
+        wg_weights(ua, weight, &b, 8, 9, (ptrdiff_t)s->c_in * 9, -3, -1, nparts);
+        wg_run(&b, din, dout, ua, ws + (size_t)b.a2 * b.op * 6 * b.r, 1, nparts);
+    }
+    if (dweight) {
+        wg_geo g;
+        wg_geo_init(&g, s, m, s->c_out, s->c_in);
+        const int64_t tbw = wg_dw_tiles(&g);
+        float *du = ws;
+        float *vb = du + (size_t)g.a2 * g.o * g.r;
+        float *db = vb + (size_t)g.a2 * tbw * g.r;
+        wg_dctx c = {&g, dout, in, du, vb, db, dweight, 0, 0, 1};
+        int serial = g.t * g.o * g.r < 65536;
+        for (int64_t t0 = 0; t0 < g.t; t0 += tbw) {
+            c.t0 = t0;
+            c.nt = g.t - t0 < tbw ? g.t - t0 : tbw;
+            moco_pool_run(wg_dw_transform_part, &c, nparts, serial);
+            moco_pool_run(wg_dw_gemm_part, &c, nparts, serial);
+            c.first = 0;
+        }
+        moco_pool_run(wg_dw_inverse_part, &c, nparts, serial);
+    }
+}
+
+#else /* no AVX2 kernels in this build: never chosen (moco_fast_avx2() is 0) */
+
+void moco_wg_forward(float *out, const float *in, const float *weight, float *ws,
+                     const moco_conv_shape *s, int32_t m) {
+    (void)out, (void)in, (void)weight, (void)ws, (void)s, (void)m;
+}
+void moco_wg_backward(float *din, float *dweight, const float *dout, const float *in,
+                      const float *weight, float *ws, const moco_conv_shape *s, int32_t m) {
+    (void)din, (void)dweight, (void)dout, (void)in, (void)weight, (void)ws, (void)s, (void)m;
+}
+
+#endif

@@ -1,0 +1,23 @@
+/* libmoco_sdk internals: Winograd F(m x m, 3 x 3) convolution for 3x3,
+ * stride-1, pad-1 layers (winograd.c). Entered only when moco_fast_avx2(). */
+#ifndef MOCO_SDK_WINOGRAD_H
+#define MOCO_SDK_WINOGRAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "moco/kernels.h"
+
+/* Tile size the fast path would use for s when AVX2 is there: 4, 2, or 0
+ * (not a 3x3/1/1 conv, or maps too small for Winograd to pay). */
+int32_t moco_wg_choose(const moco_conv_shape *s);
+/* Floats of workspace for tile m (2 or 4); independent of s->n. */
+size_t moco_wg_workspace(const moco_conv_shape *s, int32_t m);
+/* out (n, c_out, h, w) = conv(in, weight) */
+void moco_wg_forward(float *out, const float *in, const float *weight, float *ws,
+                     const moco_conv_shape *s, int32_t m);
+/* din += dL/din, dweight += dL/dw (each may be NULL) */
+void moco_wg_backward(float *din, float *dweight, const float *dout, const float *in,
+                      const float *weight, float *ws, const moco_conv_shape *s, int32_t m);
+
+#endif
