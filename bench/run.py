@@ -83,7 +83,16 @@ def main():
     ap.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
     ap.add_argument("--no-torch", action="store_true", help="skip PyTorch")
     ap.add_argument("--out", default="", help="results file (default bench/results/DATE.json)")
+    ap.add_argument("--render", default="", help="only print the table of an existing results file")
     a = ap.parse_args()
+    if a.render:
+        with open(a.render) as f:
+            res = json.load(f)
+        for e in res["steps"]:
+            if e.get("runs_moco") and e.get("runs_pytorch"):
+                e["paired"] = paired_ratio(e["runs_moco"], e["runs_pytorch"])
+        print(render(res))
+        return
 
     exe = os.path.join(a.build, "bin", "moco_bench")
     if not os.access(exe, os.X_OK):
@@ -168,6 +177,7 @@ def main():
                     entry["pytorch"]["gflops"] = gf / entry["pytorch"]["median_s"]
             if ours and theirs:
                 entry["speedup"] = entry["pytorch"]["median_s"] / entry["moco"]["median_s"]
+                entry["paired"] = paired_ratio(ours, theirs)
             res["steps"].append(entry)
 
     if not a.only or "data" in a.only.split(","):
@@ -199,6 +209,15 @@ def main():
     print(f"results: {out}")
 
 
+def paired_ratio(ours, theirs):
+    """Median over rounds of PyTorch's round median / ours: each round's two
+    processes ran back to back, so a slow spell of the machine that lasts
+    one round (common on a shared machine) weighs on both sides of its
+    ratio instead of on one side of the overall medians."""
+    return statistics.median(statistics.median(p["step_s"]) / statistics.median(o["step_s"])
+                             for o, p in zip(ours, theirs))
+
+
 def render(res):
     m = res["machine"]
     lines = [f"date {res['date']}, commit {res['commit']}{' (+local changes)' if res['dirty'] else ''}, "
@@ -211,8 +230,8 @@ def render(res):
         lines.append("")
     lines.append("| config | thr | ours s/step | ours img/s | ours GFLOP/s | ours % peak | "
                  "ours RSS MiB | PyTorch s/step | PyTorch img/s | PyTorch GFLOP/s | "
-                 "PyTorch RSS MiB | ours/PyTorch (img/s) |")
-    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+                 "PyTorch RSS MiB | ours/PyTorch (img/s) | per-round ratio |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for e in res["steps"]:
         o, p = e.get("moco"), e.get("pytorch")
         peak = res["peak"].get(e["threads"]) or res["peak"].get(str(e["threads"]))
@@ -223,12 +242,14 @@ def render(res):
             f"{fmt(pct, '.0f')}% | {fmt(o and o['rss_mib'], '.0f')} | "
             f"{fmt(p and p['median_s'], '.3f')} | {fmt(p and p['images_per_s'], '.1f')} | "
             f"{fmt(p and p['gflops'], '.1f')} | {fmt(p and p['rss_mib'], '.0f')} | "
-            f"{fmt(e.get('speedup'), '.2f')}x |")
+            f"{fmt(e.get('speedup'), '.2f')}x | {fmt(e.get('paired'), '.2f')}x |")
     lines.append("")
     lines.append("Medians over all timed steps (n per cell: " + ", ".join(
         f"{e['stem']}{e['batch']}/t{e['threads']}: {e.get('moco', {}).get('n', 0)}+"
         f"{e.get('pytorch', {}).get('n', 0)}" for e in res["steps"]) + "). GFLOP/s = "
-        "direct-convolution FLOPs of the step (query fwd+bwd, key fwd) / time.")
+        "direct-convolution FLOPs of the step (query fwd+bwd, key fwd) / time. Per-round "
+        "ratio: median over rounds of PyTorch's / ours round medians (the two processes of a "
+        "round run back to back).")
     d = res.get("data_pipeline")
     if d:
         lines.append(f"Data pipeline (load + two augmented 32x32 views, one core): "

@@ -82,9 +82,10 @@ static void conv_valid_range(int32_t k, int32_t pad, int32_t stride, int32_t siz
 /* col (c_in*kh*kw, h_out*w_out), row stride ld <- in (c_in, h, w); zeros
  * where the window covers padding. Row (c, ki, kj) holds
  * in[c][oh*stride-pad+ki][ow*stride-pad+kj]. */
-static void conv_im2col(float *col, size_t ld, const float *in, const moco_conv_shape *s) {
+static void conv_im2col(float *col, size_t ld, const float *in, const moco_conv_shape *s,
+                        int32_t c_lo, int32_t c_hi) {
     const int32_t h_out = s->h_out, w_out = s->w_out, stride = s->stride;
-    for (int32_t c = 0; c < s->c_in; c++) {
+    for (int32_t c = c_lo; c < c_hi; c++) {
         const float *plane = in + (size_t)c * s->h * s->w; /* (h, w) */
         for (int32_t ki = 0; ki < s->kh; ki++) {
             int32_t oh_lo, oh_hi;
@@ -120,9 +121,9 @@ static void conv_im2col(float *col, size_t ld, const float *in, const moco_conv_
 /* din (c_in, h, w) += fold(col (c_in*kh*kw, h_out*w_out), row stride ld);
  * the adjoint of conv_im2col, so padded positions are simply dropped. */
 static void conv_col2im_add(float *din, const float *col, size_t ld,
-                            const moco_conv_shape *s) {
+                            const moco_conv_shape *s, int32_t c_lo, int32_t c_hi) {
     const int32_t w_out = s->w_out, stride = s->stride;
-    for (int32_t c = 0; c < s->c_in; c++) {
+    for (int32_t c = c_lo; c < c_hi; c++) {
         float *plane = din + (size_t)c * s->h * s->w; /* (h, w) */
         for (int32_t ki = 0; ki < s->kh; ki++) {
             int32_t oh_lo, oh_hi;
@@ -147,6 +148,42 @@ static void conv_col2im_add(float *din, const float *col, size_t ld,
             }
         }
     }
+}
+
+/* im2col / col2im of the g images of a group on the pool, split by input
+ * channel: every part writes its own rows of col (im2col) or its own planes
+ * of din (col2im), so the result does not depend on the split. */
+typedef struct conv_cols_ctx {
+    float *col;             /* (kdim, cols) */
+    float *din;             /* col2im: (g, c_in, h, w) */
+    const float *in;        /* im2col: (g, c_in, h, w) */
+    size_t cols, hw_out, in_size;
+    int32_t g;
+    const moco_conv_shape *s;
+} conv_cols_ctx;
+
+static void conv_im2col_part(void *vctx, int32_t part, int32_t nparts) {
+    const conv_cols_ctx *c = vctx;
+    int64_t lo, hi;
+    moco_part_range(c->s->c_in, part, nparts, 1, &lo, &hi);
+    for (int32_t j = 0; j < c->g; j++)
+        conv_im2col(c->col + j * c->hw_out, c->cols, c->in + j * c->in_size, c->s, (int32_t)lo,
+                    (int32_t)hi);
+}
+
+static void conv_col2im_part(void *vctx, int32_t part, int32_t nparts) {
+    const conv_cols_ctx *c = vctx;
+    int64_t lo, hi;
+    moco_part_range(c->s->c_in, part, nparts, 1, &lo, &hi);
+    for (int32_t j = 0; j < c->g; j++)
+        conv_col2im_add(c->din + j * c->in_size, c->col + j * c->hw_out, c->cols, c->s,
+                        (int32_t)lo, (int32_t)hi);
+}
+
+static void conv_cols_run(moco_part_fn fn, conv_cols_ctx *c) {
+    int32_t parts = moco_pool_parts();
+    if (parts > c->s->c_in) parts = c->s->c_in;
+    moco_pool_run(fn, c, parts, c->cols * (size_t)c->s->c_in * c->s->kh * c->s->kw < 65536);
 }
 
 /* Between one image's (c_out, hw_out) block and its slot in a group's
@@ -212,8 +249,8 @@ void moco_conv2d_forward(float *out, const float *in, const float *weight, float
         const size_t cols = g * hw_out;
         float *col = ws;                             /* (kdim, cols) */
         float *res = ws + (size_t)kdim * cols;       /* (c_out, cols) when g > 1 */
-        for (int32_t j = 0; j < g; j++)
-            conv_im2col(col + j * hw_out, cols, in + (i0 + j) * in_size, s);
+        conv_cols_ctx cc = {col, NULL, in + i0 * in_size, cols, hw_out, in_size, g, s};
+        conv_cols_run(conv_im2col_part, &cc);
         /* res (c_out, cols) = weight (c_out, kdim) . col (kdim, cols); a
          * single image's result is already in NCHW and goes straight out */
         float *y = g == 1 ? out + i0 * out_size : res;
@@ -252,8 +289,8 @@ void moco_conv2d_backward(float *din, float *dweight, const float *dout, const f
             dy = grouped;
         }
         if (dweight) {
-            for (int32_t j = 0; j < g; j++)
-                conv_im2col(col + j * hw_out, cols, in + (i0 + j) * in_size, s);
+            conv_cols_ctx cc = {col, NULL, in + i0 * in_size, cols, hw_out, in_size, g, s};
+            conv_cols_run(conv_im2col_part, &cc);
             /* dweight (c_out, kdim) += dy (c_out, cols) . col^T (cols, kdim) */
             moco_sgemm(0, 1, s->c_out, kdim, (int32_t)cols, 1.0f, dy, (int32_t)cols, col,
                        (int32_t)cols, 1.0f, dweight, kdim);
@@ -262,8 +299,8 @@ void moco_conv2d_backward(float *din, float *dweight, const float *dout, const f
             /* col (kdim, cols) = weight^T (kdim, c_out) . dy (c_out, cols) */
             moco_sgemm(1, 0, kdim, (int32_t)cols, s->c_out, 1.0f, weight, kdim, dy,
                        (int32_t)cols, 0.0f, col, (int32_t)cols);
-            for (int32_t j = 0; j < g; j++)
-                conv_col2im_add(din + (i0 + j) * in_size, col + j * hw_out, cols, s);
+            conv_cols_ctx cc = {col, din + i0 * in_size, NULL, cols, hw_out, in_size, g, s};
+            conv_cols_run(conv_col2im_part, &cc);
         }
     }
 }

@@ -31,6 +31,9 @@
 
 /* Spins of a worker waiting for the next job before it sleeps (~50 us). */
 #define POOL_SPIN 20000
+/* Spins of the caller waiting for parts still running elsewhere before it
+ * starts yielding its core (whoever runs them may need it). */
+#define POOL_WAIT_SPIN 2000
 
 typedef struct pool {
     pthread_mutex_t busy;           /* held by the caller running a job */
@@ -110,8 +113,9 @@ static void pool_start(void) {
 
 int32_t moco_pool_parts(void) {
     int t = openblas_get_num_threads();
-    if (t < 1) t = 1;
-    return t > MOCO_POOL_MAX_THREADS ? MOCO_POOL_MAX_THREADS : (int32_t)t;
+    if (t <= 1) return 1;
+    if (t > MOCO_POOL_MAX_THREADS) t = MOCO_POOL_MAX_THREADS;
+    return (int32_t)t * MOCO_POOL_PARTS_PER_THREAD;
 }
 
 void moco_pool_run(moco_part_fn fn, void *ctx, int32_t nparts, int serial) {
@@ -136,7 +140,7 @@ void moco_pool_run(moco_part_fn fn, void *ctx, int32_t nparts, int serial) {
             int spins = 0;
             while (atomic_load_explicit(&g_pool.done, memory_order_acquire) < nparts) {
                 POOL_PAUSE();
-                if (++spins > POOL_SPIN) sched_yield();
+                if (++spins > POOL_WAIT_SPIN) sched_yield();
             }
             pthread_mutex_unlock(&g_pool.busy);
             return;

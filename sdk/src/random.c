@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "moco/kernels.h"
+#include "moco/rng.h"
 #include "parallel.h"
 
 #define FILL_CHUNK 4096   /* normals per chunk: 64 KiB of uniforms on the stack */

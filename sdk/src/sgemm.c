@@ -155,8 +155,10 @@ int moco_sgemm_avx2(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int3
     gemm_args g = {trans_a, trans_b, m, n, k, alpha, a, b, lda, ldb, beta, c, ldc};
     gemm_ctx ctx = {&g};
     int32_t parts = moco_pool_parts();
-    /* each part needs a few column panels to be worth a wake-up */
-    if ((int64_t)n < (int64_t)parts * 2 * NR || (double)m * n * k < 1e5) parts = 1;
+    /* Each part packs all of A for itself: give it at least 128 columns so
+     * that the packing stays a few percent of its work. */
+    if (parts > n / 128) parts = n / 128;
+    if (parts < 1 || (double)m * n * k < 1e5) parts = 1;
     moco_pool_run(gemm_part, &ctx, parts, parts == 1);
     return 0;
 }

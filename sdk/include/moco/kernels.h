@@ -14,8 +14,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "moco/rng.h"
-
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -164,7 +162,8 @@ void moco_batchnorm_backward_fused(float *din, float *dgamma, float *dbeta, cons
  * and the same advance of r as that loop (its naive twin), with the
  * logarithms and cosines computed on the kernels' threads. For initialising
  * large parameter tensors quickly. */
-void moco_fill_normal(float *out, int64_t n, double std, moco_rng *r);
+struct moco_rng;   /* moco/rng.h */
+void moco_fill_normal(float *out, int64_t n, double std, struct moco_rng *r);
 
 #ifdef __cplusplus
 }
