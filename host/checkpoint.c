@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "crc32.h"
 
 #define HEADER_BYTES 36
@@ -508,12 +508,6 @@ int32_t ckpt_load(run *r, const char *path, moco_error *err) {
 }
 
 /* ---- asynchronous writer ----------------------------------------------- */
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static void write_work(uv_work_t *req) {
     ckpt_writer *w = req->data;
     w->status = ckpt_save_in_dir(w->dir, w->step, w->keep, w->buf, w->len, w->path,
@@ -530,7 +524,7 @@ static void write_done(uv_work_t *req, int status) {
     } else {
         host_log(MOCO_LOG_INFO, "checkpoint saved: %s (epoch %lld, step %lld, %.1f MB, %.2f s)",
                  w->path, (long long)w->epoch + 1, (long long)w->step, w->len / 1e6,
-                 now() - w->started);
+                 host_now() - w->started);
     }
     free(w->buf);
     w->buf = NULL;
@@ -561,7 +555,7 @@ int32_t ckpt_writer_save(ckpt_writer *w, const run *r, moco_error *err) {
     w->epoch = r->epoch;
     w->step = r->global_step;
     w->requested = 1;
-    w->started = now();
+    w->started = host_now();
     w->busy = 1;
     w->req.data = w;
     uv_queue_work(w->loop, &w->req, write_work, write_done);

@@ -4,15 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "eval.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int32_t feature_dim(const run *r) {
     return r->cfg.features == FEATURES_HEAD ? r->qinfo.out_dim : r->qinfo.feat_dim;
@@ -50,7 +44,7 @@ int32_t evaluate_features(run *r, void *dataset, int64_t count, float *feats, in
 }
 
 int32_t evaluate_run_result(run *r, metrics *m, eval_result *res, moco_error *err) {
-    double t0 = now();
+    double t0 = host_now();
     res->knn_top1 = res->linear_top1 = res->linear_train_top1 = -1;
     if (!r->cfg.knn && !r->cfg.linear) return MOCO_OK;
     int64_t ntr = r->train_info.count, nte = r->test_info.count;
@@ -82,7 +76,7 @@ int32_t evaluate_run_result(run *r, metrics *m, eval_result *res, moco_error *er
                               (float)r->cfg.knn_t, err);
         if (!st) res->knn_top1 = moco_eval_accuracy(pred, yte, nte);
     }
-    res->seconds = now() - t0;
+    res->seconds = host_now() - t0;
     if (!st) {
         char knn[32] = "off", lin[64] = "off";
         if (res->knn_top1 >= 0) snprintf(knn, sizeof knn, "%.2f%%", 100.0 * res->knn_top1);

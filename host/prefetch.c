@@ -3,7 +3,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "clock.h"
 
 enum { BATCH_FREE = 0, BATCH_QUEUED = 1, BATCH_READY = 2 };
 
@@ -102,19 +103,13 @@ void prefetch_start(prefetcher *pf, int64_t epoch, int64_t step) {
     for (int32_t i = 0; i < pf->depth; i++) schedule(pf, &pf->slots[i]);
 }
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 batch *prefetch_next(prefetcher *pf, moco_error *err) {
     batch *b = &pf->slots[pf->head];
     uv_run(pf->loop, UV_RUN_NOWAIT);
     if (b->state == BATCH_QUEUED) {
-        double t0 = now();
+        double t0 = host_now();
         while (b->state == BATCH_QUEUED) uv_run(pf->loop, UV_RUN_ONCE);
-        pf->stall_seconds += now() - t0;
+        pf->stall_seconds += host_now() - t0;
     }
     if (b->state != BATCH_READY) {
         moco_errorf(err, MOCO_ERR_INVALID, "internal: no batch scheduled");

@@ -4,11 +4,11 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "checkpoint.h"
+#include "clock.h"
 #include "evaluate.h"
 #include "metrics.h"
 #include "prefetch.h"
@@ -65,12 +65,6 @@ int32_t train_step(run *r, const float *xq, const float *xk, double lr,
     return r->dict->enqueue(r->queue, r->k, b, err);
 }
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static void fmt_duration(char *buf, size_t n, double s) {
     long t = (long)(s + 0.5);
     if (t >= 3600)
@@ -87,7 +81,7 @@ typedef struct progress {
 } progress;
 
 static void report(run *r, progress *p, metrics *m, double lr, int last_in_epoch) {
-    double t = now();
+    double t = host_now();
     double ips = (double)(p->steps_window * r->cfg.batch) / (t - p->t_window);
     int64_t total = r->cfg.epochs * r->steps_per_epoch;
     double rate = (double)p->steps_run / (t - p->t_start);     /* steps/s this session */
@@ -130,18 +124,26 @@ int32_t train_run(run *r, int *interrupted, moco_error *err) {
     if (!st && metrics_open(&m, r->run_dir) != 0)
         host_log(MOCO_LOG_WARN, "cannot open %s/metrics.jsonl; metrics not logged", r->run_dir);
     *interrupted = 0;
-    progress p = {.t_start = now(), .tty = isatty(1)};
+    progress p = {.t_start = host_now(), .tty = isatty(1)};
     p.t_window = p.t_start;
     char last_ckpt[1200];
     snprintf(last_ckpt, sizeof last_ckpt, "%s/%s", r->run_dir, CKPT_FILE_NAME);
     if (!st) prefetch_start(&pf, r->epoch, r->step_in_epoch);
-    double stall_epoch0 = 0, t_epoch = now();
+    double stall_epoch0 = 0, t_epoch = host_now(), startup = -1;
     while (!st && r->epoch < r->cfg.epochs) {
         double lr = train_lr(&r->cfg, r->epoch);
         batch *b = prefetch_next(&pf, err);
         if (!b) {
             st = MOCO_ERR_IO;
             break;
+        }
+        if (startup < 0) {
+            /* process start to the first step: launcher, plugins, config,
+             * dataset, encoders, checkpoint (on resume), the first batch */
+            startup = host_process_age();
+            if (startup >= 0)
+                metrics_write(&m, "\"event\":\"start\",\"global_step\":%lld,"
+                              "\"startup_s\":%.3f", (long long)r->global_step, startup);
         }
         moco_objective_result res;
         st = train_step(r, b->xq, b->xk, lr, &res, err);
@@ -171,7 +173,7 @@ int32_t train_run(run *r, int *interrupted, moco_error *err) {
         if (p.steps_window >= r->cfg.log_every || end_of_epoch)
             report(r, &p, &m, lr, end_of_epoch);
         if (end_of_epoch) {
-            double secs = now() - t_epoch;
+            double secs = host_now() - t_epoch;
             metrics_write(&m, "\"event\":\"epoch\",\"epoch\":%lld,\"seconds\":%.3f,"
                           "\"data_stall_fraction\":%.5f", (long long)r->epoch + 1, secs,
                           (pf.stall_seconds - stall_epoch0) / secs);
@@ -189,7 +191,7 @@ int32_t train_run(run *r, int *interrupted, moco_error *err) {
             if (ckpt_now && (st = save(r, &w, err))) break;
             r->epoch++;
             r->step_in_epoch = 0;
-            t_epoch = now();
+            t_epoch = host_now();
         } else if (r->cfg.checkpoint_every_steps &&
                    r->global_step % r->cfg.checkpoint_every_steps == 0) {
             if ((st = save(r, &w, err))) break;
@@ -215,14 +217,17 @@ int32_t train_run(run *r, int *interrupted, moco_error *err) {
         *err = werr;
         st = wst;
     }
-    double stalls = pf.stall_seconds, wall = now() - p.t_start;
+    double stalls = pf.stall_seconds, wall = host_now() - p.t_start;
     prefetch_free(&pf);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
-    if (p.steps_run > 0)
-        host_log(MOCO_LOG_INFO, "trained %lld steps in %.1f s (%.1f img/s); waited for data "
+    if (p.steps_run > 0) {
+        char up[64] = "";
+        if (startup >= 0) snprintf(up, sizeof up, " after a start-up of %.2f s", startup);
+        host_log(MOCO_LOG_INFO, "trained %lld steps in %.1f s (%.1f img/s)%s; waited for data "
                  "%.1f%% of the time", (long long)p.steps_run, wall,
-                 (double)(p.steps_run * r->cfg.batch) / wall, 100.0 * stalls / wall);
+                 (double)(p.steps_run * r->cfg.batch) / wall, up, 100.0 * stalls / wall);
+    }
     if (!st && !*interrupted)
         metrics_write(&m, "\"event\":\"train_done\",\"global_step\":%lld,\"seconds\":%.3f,"
                       "\"data_stall_fraction\":%.5f", (long long)r->global_step, wall,

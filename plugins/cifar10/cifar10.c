@@ -3,8 +3,9 @@
  * Files: data_batch_1..5.bin (train) and test_batch.bin (test) in `path`.
  * A record is 1 label byte (0..9) and 3072 pixel bytes: the red, green and
  * blue 32x32 planes, row-major. The needed records are read into memory at
- * create and kept as (count, 3, 32, 32) uint8, exactly the file's layout
- * without the label bytes; get() is a memcpy, safe from any thread.
+ * create (read.c: one file per thread) and kept as (count, 3, 32, 32) uint8,
+ * exactly the file's layout without the label bytes; get() is a memcpy, safe
+ * from any thread.
  *
  * INI keys (defaults):
  *   path             (required) folder with the six .bin files; relative to
@@ -21,19 +22,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cifar10.h"
 #include "moco/dataset.h"
 
-#define CIFAR_C 3
-#define CIFAR_H 32
-#define CIFAR_W 32
-#define CIFAR_PIXELS (CIFAR_C * CIFAR_H * CIFAR_W) /* 3072 */
-#define CIFAR_RECORD (1 + CIFAR_PIXELS)             /* 3073 */
-#define CIFAR_CLASSES 10
 #define CIFAR_OFFICIAL_RECORDS 10000
 #define PATH_LEN 4096
-
-#define HINT_GET "HINT: run scripts/get-cifar10.sh, or set path in the INI to the folder " \
-                 "holding data_batch_1..5.bin and test_batch.bin"
 
 typedef struct cifar10 {
     int64_t count;
@@ -128,22 +121,6 @@ static int32_t check_file(const char *file, int64_t records_per_file, moco_error
     return MOCO_OK;
 }
 
-/* Read the first `n` records of `file` into buf (n * 3073 bytes). */
-static int32_t read_records(const char *file, uint8_t *buf, int64_t n, moco_error *err) {
-    FILE *f = fopen(file, "rb");
-    if (!f) return moco_errorf(err, MOCO_ERR_IO, "%s: %s. %s", file, strerror(errno), HINT_GET);
-    size_t want = (size_t)n * CIFAR_RECORD;
-    size_t got = fread(buf, 1, want, f);
-    int failed = ferror(f);
-    fclose(f);
-    if (got != want)
-        return moco_errorf(err, MOCO_ERR_IO,
-                           "%s: %s after %zu of %zu bytes. HINT: check the file is readable "
-                           "and not being written; re-run scripts/get-cifar10.sh",
-                           file, failed ? "read error" : "unexpected end of file", got, want);
-    return MOCO_OK;
-}
-
 static void cifar_destroy(void *p) {
     cifar10 *d = p;
     if (!d) return;
@@ -208,54 +185,31 @@ static int32_t cifar_create(const moco_host *h, int32_t split, void **out, moco_
     int64_t count = want ? want : total;
 
     cifar10 *d = calloc(1, sizeof *d);
-    /* Records are read whole, then compacted in place into pixel planes:
-     * record k's pixels move down by k+1 bytes, never over an unread label. */
-    uint8_t *buf = malloc((size_t)count * CIFAR_RECORD);
-    if (!d || !buf) {
-        free(buf);
-        free(d);
+    if (d) {
+        d->pixels = malloc((size_t)count * CIFAR_PIXELS);
+        d->labels = malloc((size_t)count);
+    }
+    if (!d || !d->pixels || !d->labels) {
+        cifar_destroy(d);
         return moco_errorf(err, MOCO_ERR_NOMEM,
                            "cifar10: out of memory for %lld images (%lld MB). HINT: set limit "
                            "to use fewer images",
-                           (long long)count, (long long)(count * CIFAR_RECORD >> 20));
+                           (long long)count, (long long)(count * CIFAR_PIXELS >> 20));
     }
-    d->labels = malloc((size_t)count);
-    if (!d->labels) {
-        free(buf);
+    char paths[CIFAR_MAX_FILES][PATH_LEN + 32];
+    const char *names[CIFAR_MAX_FILES];
+    int64_t take[CIFAR_MAX_FILES];
+    int32_t used = 0;
+    for (int64_t done = 0; used < nfiles && done < count; used++) {
+        snprintf(paths[used], sizeof paths[used], "%s/%s", dir, files[used]);
+        names[used] = paths[used];
+        take[used] = count - done < rpf ? count - done : rpf;
+        done += take[used];
+    }
+    if ((rc = cifar_read_files(names, take, used, d->pixels, d->labels, err))) {
         cifar_destroy(d);
-        return moco_errorf(err, MOCO_ERR_NOMEM, "cifar10: out of memory");
+        return rc;
     }
-    int64_t done = 0;
-    for (int i = 0; i < nfiles && done < count; i++) {
-        int64_t take = count - done < rpf ? count - done : rpf;
-        snprintf(file, sizeof file, "%s/%s", dir, files[i]);
-        if ((rc = read_records(file, buf + done * CIFAR_RECORD, take, err))) {
-            free(buf);
-            cifar_destroy(d);
-            return rc;
-        }
-        for (int64_t k = 0; k < take; k++) {
-            uint8_t label = buf[(done + k) * CIFAR_RECORD];
-            if (label >= CIFAR_CLASSES) {
-                free(buf);
-                cifar_destroy(d);
-                return moco_errorf(err, MOCO_ERR_FORMAT,
-                                   "%s: record %lld (byte offset %lld): label byte %u is not "
-                                   "in 0..9. HINT: the file is corrupt or not CIFAR-10 (the "
-                                   "CIFAR-100 binary has 2 label bytes); re-run "
-                                   "scripts/get-cifar10.sh",
-                                   file, (long long)k, (long long)(k * CIFAR_RECORD),
-                                   (unsigned)label);
-            }
-        }
-        done += take;
-    }
-    for (int64_t k = 0; k < count; k++) {
-        d->labels[k] = buf[k * CIFAR_RECORD];
-        memmove(buf + k * CIFAR_PIXELS, buf + k * CIFAR_RECORD + 1, CIFAR_PIXELS);
-    }
-    uint8_t *shrunk = realloc(buf, (size_t)count * CIFAR_PIXELS);
-    d->pixels = shrunk ? shrunk : buf;
     d->count = count;
     moco_logf(h, MOCO_LOG_DEBUG, "cifar10: %s split: %lld images from %s",
               split == MOCO_SPLIT_TRAIN ? "train" : "test", (long long)count, dir);

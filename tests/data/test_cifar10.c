@@ -266,6 +266,79 @@ static void test_bad_label(void) {
     remove_set(dir);
 }
 
+/* Files longer than the reader's ~1 MiB buffer (341 records), read on
+ * several threads: every image and label lands in its place, with a limit
+ * that ends inside a buffer of the third file. */
+static void test_large_files_threads(void) {
+    enum { N = 700 };
+    char dir[512];
+    set_path(dir, sizeof dir, "large");
+    write_set(dir, N);
+    const char *kv[] = {"path", dir, "records_per_file", "700", "limit", "1750", NULL};
+    test_host t;
+    moco_error err;
+    void *ds;
+    int32_t rc = open_split(&t, kv, MOCO_SPLIT_TRAIN, &ds, &err);
+    MT_CHECK(rc == MOCO_OK, "create: %s", err.msg);
+    if (rc) return;
+    moco_dataset_info info;
+    api->info(ds, &info);
+    MT_CHECK(info.count == 1750, "count %lld", (long long)info.count);
+    uint8_t px[PIX];
+    int bad = 0;
+    for (int64_t g = 0; g < info.count; g++) {
+        int f = (int)(g / N), k = (int)(g % N);
+        int32_t label = -1;
+        if (api->get(ds, g, px, &label, &err) != MOCO_OK || label != label_of(f, k)) {
+            bad++;
+            continue;
+        }
+        for (int p = 0; p < PIX; p += 97)
+            if (px[p] != pixel_of(f, k, p)) {
+                bad++;
+                break;
+            }
+    }
+    MT_CHECK(bad == 0, "%d of 1750 images or labels differ from the files", bad);
+    api->destroy(ds);
+    remove_set(dir);
+}
+
+/* Two bad files: the error is always the first one's in file order, however
+ * the reader threads were scheduled. */
+static void test_first_error_in_file_order(void) {
+    char dir[512];
+    set_path(dir, sizeof dir, "twobad");
+    write_set(dir, RPF);
+    const char *bad_files[2] = {"data_batch_2.bin", "data_batch_5.bin"};
+    for (int i = 0; i < 2; i++) {
+        char file[600];
+        snprintf(file, sizeof file, "%s/%s", dir, bad_files[i]);
+        FILE *fp = fopen(file, "r+b");
+        MT_CHECK(fp != NULL, "open %s", file);
+        if (!fp) return;
+        fseek(fp, (long)(RPF - 1) * REC, SEEK_SET); /* the last record of each */
+        fputc(10 + i, fp);
+        fclose(fp);
+    }
+    const char *kv[] = {"path", dir, "records_per_file", "100", NULL};
+    int wrong = 0;
+    for (int rep = 0; rep < 20; rep++) {
+        test_host t;
+        moco_error err;
+        void *ds;
+        int32_t rc = open_split(&t, kv, MOCO_SPLIT_TRAIN, &ds, &err);
+        if (rc != MOCO_ERR_FORMAT || !contains(err.msg, "data_batch_2.bin: record 99") ||
+            !contains(err.msg, "label byte 10 ")) {
+            if (!wrong) fprintf(stderr, "  rep %d: rc %d: %s\n", rep, rc, err.msg);
+            wrong++;
+        }
+        if (rc == MOCO_OK) api->destroy(ds);
+    }
+    MT_CHECK(wrong == 0, "%d of 20 opens did not report data_batch_2's record 99", wrong);
+    remove_set(dir);
+}
+
 static void test_paths(void) {
     char dir[512];
     set_path(dir, sizeof dir, "missing-folder");
@@ -389,6 +462,8 @@ int main(void) {
     MT_RUN(test_official_size_check);
     MT_RUN(test_truncated);
     MT_RUN(test_bad_label);
+    MT_RUN(test_large_files_threads);
+    MT_RUN(test_first_error_in_file_order);
     MT_RUN(test_paths);
     MT_RUN(test_relative_path);
     MT_RUN(test_concurrent_get);

@@ -61,6 +61,8 @@ check "linear printed" grep -q "linear top-1:" "$tmp/out1"
 check "checkpoint file" test -s "$tmp/run/checkpoint.bin"
 check "no temp file left" test ! -e "$tmp/run/checkpoint.bin.tmp"
 check "metrics log" grep -q '"event":"eval"' "$tmp/run/metrics.jsonl"
+check "start-up in the summary" grep -Eq "trained [0-9]+ steps in .* after a start-up of [0-9]+\.[0-9]{2} s" "$tmp/out1"
+check "start-up in the metrics" grep -Eq '"event":"start","global_step":0,"startup_s":[0-9]+\.[0-9]{3}' "$tmp/run/metrics.jsonl"
 sum1=$(sha256sum "$tmp/run/checkpoint.bin")
 
 "$host" "$tmp/two.ini" >"$tmp/out2" 2>&1; rc=$?
@@ -75,5 +77,6 @@ check "resumed at epoch 2" grep -q "resumed from .* at epoch 2" "$tmp/out3"
 check "trained epoch 2" grep -q "epoch 2/2 " "$tmp/out3"
 check "no epoch 1 again" bash -c "! grep -q 'epoch 1/2 ' '$tmp/out3'"
 check "evaluated after resume" grep -q "kNN top-1:" "$tmp/out3"
+check "start-up of the resumed run in the metrics" grep -Eq '"event":"start","global_step":[1-9][0-9]*,"startup_s"' "$tmp/run/metrics.jsonl"
 check "checkpoint updated" test "$(sha256sum "$tmp/run/checkpoint.bin")" != "$sum1"
 finish

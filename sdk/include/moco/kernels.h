@@ -158,10 +158,16 @@ void moco_batchnorm_backward_fused(float *din, float *dgamma, float *dbeta, cons
                                    int32_t c, int32_t hw, int32_t accumulate);
 
 /* ---- random initialisation ------------------------------------------- */
-/* out[i] = (float)(std * moco_rng_normal(r)) for i = 0..n-1, the same values
- * and the same advance of r as that loop (its naive twin), with the
- * logarithms and cosines computed on the kernels' threads. For initialising
- * large parameter tensors quickly. */
+/* out[i] = std * z_i for i = 0..n-1, z_i independent standard normals, on
+ * the kernels' threads; for initialising large parameter tensors quickly.
+ * Advances r by exactly one moco_rng_u64 draw, d. The values are a pure
+ * function of (d, n, std), whatever the thread count: values
+ * [c*CHUNK, (c+1)*CHUNK) come from the stream moco_rng_seed(moco_seed_mix(d, c))
+ * by the Marsaglia polar method in double precision, in pairs (x*f, y*f)
+ * with f = std*sqrt(-2 ln s / s), s = x*x + y*y, x and y = 2u-1 redrawn
+ * while s >= 1 or s == 0; an odd chunk drops its last y*f. Not the values
+ * of a moco_rng_normal loop. */
+#define MOCO_FILL_NORMAL_CHUNK 4096
 struct moco_rng;   /* moco/rng.h */
 void moco_fill_normal(float *out, int64_t n, double std, struct moco_rng *r);
 
