@@ -6,8 +6,10 @@
  * conv_group() to give the GEMM at least CONV_GROUP_COLUMNS columns; the
  * GEMM's (c_out, group*hw_out) result is then scattered back to NCHW.
  * 1x1 / stride 1 / pad 0 convs are already a GEMM on the raw image and skip
- * the unfold. Backward reuses the workspace: first the columns of the input
- * for dweight, then the columns of din for col2im. */
+ * the unfold. Taps that only ever read padding (8 of 9 for a 3x3 conv on
+ * a 1x1 map) are left out of the unfold and of the GEMMs. Backward reuses
+ * the workspace: first the columns of the input for dweight, then the
+ * columns of din for col2im. */
 #include <string.h>
 
 #include "moco/kernels.h"
@@ -47,23 +49,6 @@ static int conv_is_pointwise(const moco_conv_shape *s) {
     return s->kh == 1 && s->kw == 1 && s->stride == 1 && s->pad == 0;
 }
 
-size_t moco_conv2d_workspace(const moco_conv_shape *s) {
-    const size_t group = (size_t)conv_group(s);
-    const size_t cols = group * s->h_out * s->w_out;
-    /* columns (kdim, cols), plus the GEMM result (c_out, cols) when it must
-     * be scattered to several images. Also returned for 1x1 convs, which do
-     * not touch it, so callers can size one buffer as a max over layers. */
-    size_t ws = (size_t)s->c_in * s->kh * s->kw * cols + (group > 1 ? (size_t)s->c_out * cols : 0);
-    /* The Winograd path (3x3, stride 1, pad 1) needs its own buffers; sized
-     * for both tile sizes so the choice can change at run time. */
-    if (s->kh == 3 && s->kw == 3 && s->stride == 1 && s->pad == 1 && s->h >= 4 && s->w >= 4)
-        for (int32_t m = 2; m <= 4; m += 2) {
-            size_t x = moco_wg_workspace(s, m);
-            if (x > ws) ws = x;
-        }
-    return ws;
-}
-
 /* Output positions [*lo, *hi) whose input index o*stride - pad + k falls
  * inside [0, size). Hoisting this out of the inner loop leaves a branch-free
  * copy (a memcpy when stride is 1). */
@@ -79,21 +64,118 @@ static void conv_valid_range(int32_t k, int32_t pad, int32_t stride, int32_t siz
     *hi = h;
 }
 
-/* col (c_in*kh*kw, h_out*w_out), row stride ld <- in (c_in, h, w); zeros
- * where the window covers padding. Row (c, ki, kj) holds
+/* Taps (ki, kj) whose window reads at least one input pixel for some output
+ * position. The others ("dead" taps: a 3x3 conv on a 1x1 map has 8) only
+ * ever multiply padding zeros, so the unfold leaves their rows out and the
+ * GEMMs run on the live columns of the weight matrix: on ResNet-18's last
+ * stage at 32x32 input (1x1 maps) that is 1/9 of the work. */
+#define CONV_COMPACT_MAX 32
+
+static int32_t conv_live_taps(const moco_conv_shape *s) {
+    int32_t rows = 0, cols = 0, lo, hi;
+    for (int32_t k = 0; k < s->kh; k++) {
+        conv_valid_range(k, s->pad, s->stride, s->h, s->h_out, &lo, &hi);
+        rows += lo < hi;
+    }
+    for (int32_t k = 0; k < s->kw; k++) {
+        conv_valid_range(k, s->pad, s->stride, s->w, s->w_out, &lo, &hi);
+        cols += lo < hi;
+    }
+    return rows * cols;
+}
+
+/* The live taps (ki*kw + kj, row-major); returns their count. */
+static int32_t conv_tap_list(const moco_conv_shape *s, int32_t *tap) {
+    int32_t t = 0, lo, hi, lo2, hi2;
+    for (int32_t ki = 0; ki < s->kh; ki++) {
+        conv_valid_range(ki, s->pad, s->stride, s->h, s->h_out, &lo, &hi);
+        for (int32_t kj = 0; kj < s->kw; kj++) {
+            conv_valid_range(kj, s->pad, s->stride, s->w, s->w_out, &lo2, &hi2);
+            if (lo < hi && lo2 < hi2) tap[t++] = ki * s->kw + kj;
+        }
+    }
+    return t;
+}
+
+/* wl (c_out, c_in*L) <- the live columns of w (c_out, c_in*kh*kw), in
+ * conv_im2col's row order. */
+static void conv_weight_gather(float *wl, const float *w, const moco_conv_shape *s) {
+    int32_t tap[CONV_COMPACT_MAX * CONV_COMPACT_MAX];
+    const int32_t live = conv_tap_list(s, tap), kk = s->kh * s->kw;
+    for (size_t r = 0; r < (size_t)s->c_out * s->c_in; r++)
+        for (int32_t i = 0; i < live; i++) wl[r * live + i] = w[r * kk + tap[i]];
+}
+
+/* w (c_out, c_in*kh*kw) += wl (c_out, c_in*L) on the live columns. */
+static void conv_weight_add(float *w, const float *wl, const moco_conv_shape *s) {
+    int32_t tap[CONV_COMPACT_MAX * CONV_COMPACT_MAX];
+    const int32_t live = conv_tap_list(s, tap), kk = s->kh * s->kw;
+    for (size_t r = 0; r < (size_t)s->c_out * s->c_in; r++)
+        for (int32_t i = 0; i < live; i++) w[r * kk + tap[i]] += wl[r * live + i];
+}
+
+/* Whether the GEMMs run on the live columns only: some tap is dead (and
+ * the kernel is at most CONV_COMPACT_MAX on a side). */
+static int conv_compact(const moco_conv_shape *s) {
+    return s->kh <= CONV_COMPACT_MAX && s->kw <= CONV_COMPACT_MAX &&
+           conv_live_taps(s) < s->kh * s->kw;
+}
+
+/* Where the live weight columns start in the workspace: after the columns
+ * and the grouped result (see moco_conv2d_workspace). */
+static size_t conv_weight_offset(const moco_conv_shape *s);
+
+/* Rows of the unfolded matrix per input channel: L or kh*kw. */
+static int32_t conv_taps(const moco_conv_shape *s) {
+    return conv_compact(s) ? conv_live_taps(s) : s->kh * s->kw;
+}
+
+size_t moco_conv2d_workspace(const moco_conv_shape *s) {
+    const size_t group = (size_t)conv_group(s);
+    const size_t cols = group * s->h_out * s->w_out;
+    const size_t kdim = (size_t)s->c_in * conv_taps(s);
+    /* columns (kdim, cols), plus the GEMM result (c_out, cols) when it must
+     * be scattered to several images, plus the live weight columns and
+     * their gradient (2 x (c_out, kdim)) when some taps are dead. Also
+     * returned for 1x1 convs, which do not touch it, so callers can size
+     * one buffer as a max over layers. */
+    size_t ws = kdim * cols + (group > 1 ? (size_t)s->c_out * cols : 0) +
+                (conv_compact(s) ? 2 * (size_t)s->c_out * kdim : 0);
+    /* The Winograd path (3x3, stride 1, pad 1) needs its own buffers; sized
+     * for both tile sizes so the choice can change at run time. */
+    if (s->kh == 3 && s->kw == 3 && s->stride == 1 && s->pad == 1 && s->h >= 4 && s->w >= 4)
+        for (int32_t m = 2; m <= 4; m += 2) {
+            size_t x = moco_wg_workspace(s, m);
+            if (x > ws) ws = x;
+        }
+    return ws;
+}
+
+static size_t conv_weight_offset(const moco_conv_shape *s) {
+    const size_t group = (size_t)conv_group(s);
+    const size_t cols = group * s->h_out * s->w_out;
+    return (size_t)s->c_in * conv_taps(s) * cols + (group > 1 ? (size_t)s->c_out * cols : 0);
+}
+
+/* col (c_in*L, h_out*w_out), row stride ld <- in (c_in, h, w), L =
+ * conv_taps(s); zeros where the window covers padding. Row c*L + t, for
+ * the t-th tap (ki, kj) in row-major order not left out as dead, holds
  * in[c][oh*stride-pad+ki][ow*stride-pad+kj]. */
 static void conv_im2col(float *col, size_t ld, const float *in, const moco_conv_shape *s,
                         int32_t c_lo, int32_t c_hi) {
     const int32_t h_out = s->h_out, w_out = s->w_out, stride = s->stride;
+    const int32_t taps = conv_taps(s), skip = taps < s->kh * s->kw;
     for (int32_t c = c_lo; c < c_hi; c++) {
         const float *plane = in + (size_t)c * s->h * s->w; /* (h, w) */
+        int32_t t = 0;
         for (int32_t ki = 0; ki < s->kh; ki++) {
             int32_t oh_lo, oh_hi;
             conv_valid_range(ki, s->pad, stride, s->h, h_out, &oh_lo, &oh_hi);
             for (int32_t kj = 0; kj < s->kw; kj++) {
                 int32_t ow_lo, ow_hi;
                 conv_valid_range(kj, s->pad, stride, s->w, w_out, &ow_lo, &ow_hi);
-                float *row = col + ((size_t)(c * s->kh + ki) * s->kw + kj) * ld;
+                if (skip && (oh_lo == oh_hi || ow_lo == ow_hi)) continue; /* dead tap */
+                float *row = col + ((size_t)c * taps + t++) * ld;
                 for (int32_t oh = 0; oh < h_out; oh++) {
                     float *dst = row + (size_t)oh * w_out; /* (w_out) */
                     if (oh < oh_lo || oh >= oh_hi) {
@@ -118,20 +200,23 @@ static void conv_im2col(float *col, size_t ld, const float *in, const moco_conv_
     }
 }
 
-/* din (c_in, h, w) += fold(col (c_in*kh*kw, h_out*w_out), row stride ld);
+/* din (c_in, h, w) += fold(col (c_in*L, h_out*w_out), row stride ld);
  * the adjoint of conv_im2col, so padded positions are simply dropped. */
 static void conv_col2im_add(float *din, const float *col, size_t ld,
                             const moco_conv_shape *s, int32_t c_lo, int32_t c_hi) {
     const int32_t w_out = s->w_out, stride = s->stride;
+    const int32_t taps = conv_taps(s), skip = taps < s->kh * s->kw;
     for (int32_t c = c_lo; c < c_hi; c++) {
         float *plane = din + (size_t)c * s->h * s->w; /* (h, w) */
+        int32_t t = 0;
         for (int32_t ki = 0; ki < s->kh; ki++) {
             int32_t oh_lo, oh_hi;
             conv_valid_range(ki, s->pad, stride, s->h, s->h_out, &oh_lo, &oh_hi);
             for (int32_t kj = 0; kj < s->kw; kj++) {
                 int32_t ow_lo, ow_hi;
                 conv_valid_range(kj, s->pad, stride, s->w, w_out, &ow_lo, &ow_hi);
-                const float *row = col + ((size_t)(c * s->kh + ki) * s->kw + kj) * ld;
+                if (skip && (oh_lo == oh_hi || ow_lo == ow_hi)) continue; /* dead tap */
+                const float *row = col + ((size_t)c * taps + t++) * ld;
                 for (int32_t oh = oh_lo; oh < oh_hi; oh++) {
                     const float *src = row + (size_t)oh * w_out; /* (w_out) */
                     ptrdiff_t base = (ptrdiff_t)(oh * stride - s->pad + ki) * s->w + kj - s->pad;
@@ -139,7 +224,7 @@ static void conv_col2im_add(float *din, const float *col, size_t ld,
                         /* contiguous: a loop the compiler vectorises */
                         float *dst = plane + base + ow_lo;
                         const float *from = src + ow_lo;
-                        for (int32_t t = 0; t < ow_hi - ow_lo; t++) dst[t] += from[t];
+                        for (int32_t x = 0; x < ow_hi - ow_lo; x++) dst[x] += from[x];
                     } else {
                         for (int32_t ow = ow_lo; ow < ow_hi; ow++)
                             plane[base + (ptrdiff_t)ow * stride] += src[ow];
@@ -240,10 +325,20 @@ void moco_conv2d_forward(float *out, const float *in, const float *weight, float
         conv_pointwise_forward(out, in, weight, s);
         return;
     }
-    const int32_t kdim = s->c_in * s->kh * s->kw;
+    const int32_t kdim = s->c_in * conv_taps(s);
     const size_t hw_out = (size_t)s->h_out * s->w_out;
     const size_t in_size = (size_t)s->c_in * s->h * s->w, out_size = s->c_out * hw_out;
     const int32_t group = conv_group(s);
+    if (kdim == 0) { /* every window lies in the padding */
+        memset(out, 0, sizeof(float) * out_size * (size_t)s->n);
+        return;
+    }
+    const float *wmat = weight; /* (c_out, kdim) */
+    if (conv_compact(s)) {
+        float *wl = ws + conv_weight_offset(s);
+        conv_weight_gather(wl, weight, s);
+        wmat = wl;
+    }
     for (int32_t i0 = 0; i0 < s->n; i0 += group) {
         const int32_t g = s->n - i0 < group ? s->n - i0 : group;
         const size_t cols = g * hw_out;
@@ -254,7 +349,7 @@ void moco_conv2d_forward(float *out, const float *in, const float *weight, float
         /* res (c_out, cols) = weight (c_out, kdim) . col (kdim, cols); a
          * single image's result is already in NCHW and goes straight out */
         float *y = g == 1 ? out + i0 * out_size : res;
-        moco_sgemm(0, 0, s->c_out, (int32_t)cols, kdim, 1.0f, weight, kdim, col, (int32_t)cols,
+        moco_sgemm(0, 0, s->c_out, (int32_t)cols, kdim, 1.0f, wmat, kdim, col, (int32_t)cols,
                    0.0f, y, (int32_t)cols);
         if (g > 1)
             for (int32_t j = 0; j < g; j++)
@@ -273,10 +368,19 @@ void moco_conv2d_backward(float *din, float *dweight, const float *dout, const f
         conv_pointwise_backward(din, dweight, dout, in, weight, s);
         return;
     }
-    const int32_t kdim = s->c_in * s->kh * s->kw;
+    const int32_t kdim = s->c_in * conv_taps(s);
     const size_t hw_out = (size_t)s->h_out * s->w_out;
     const size_t in_size = (size_t)s->c_in * s->h * s->w, out_size = s->c_out * hw_out;
     const int32_t group = conv_group(s);
+    if (kdim == 0) return; /* the output never saw the input */
+    const int compact = conv_compact(s);
+    const float *wmat = weight;              /* (c_out, kdim) */
+    float *dwl = compact ? ws + conv_weight_offset(s) + (size_t)s->c_out * kdim : NULL;
+    if (compact && din) {
+        float *wl = ws + conv_weight_offset(s);
+        conv_weight_gather(wl, weight, s);
+        wmat = wl;
+    }
     for (int32_t i0 = 0; i0 < s->n; i0 += group) {
         const int32_t g = s->n - i0 < group ? s->n - i0 : group;
         const size_t cols = g * hw_out;
@@ -291,13 +395,15 @@ void moco_conv2d_backward(float *din, float *dweight, const float *dout, const f
         if (dweight) {
             conv_cols_ctx cc = {col, NULL, in + i0 * in_size, cols, hw_out, in_size, g, s};
             conv_cols_run(conv_im2col_part, &cc);
-            /* dweight (c_out, kdim) += dy (c_out, cols) . col^T (cols, kdim) */
+            /* dweight (c_out, kdim) += dy (c_out, cols) . col^T (cols, kdim);
+             * with dead taps, into their own buffer, then added in place */
             moco_sgemm(0, 1, s->c_out, kdim, (int32_t)cols, 1.0f, dy, (int32_t)cols, col,
-                       (int32_t)cols, 1.0f, dweight, kdim);
+                       (int32_t)cols, compact ? 0.0f : 1.0f, compact ? dwl : dweight, kdim);
+            if (compact) conv_weight_add(dweight, dwl, s);
         }
         if (din) {
             /* col (kdim, cols) = weight^T (kdim, c_out) . dy (c_out, cols) */
-            moco_sgemm(1, 0, kdim, (int32_t)cols, s->c_out, 1.0f, weight, kdim, dy,
+            moco_sgemm(1, 0, kdim, (int32_t)cols, s->c_out, 1.0f, wmat, kdim, dy,
                        (int32_t)cols, 0.0f, col, (int32_t)cols);
             conv_cols_ctx cc = {col, din + i0 * in_size, NULL, cols, hw_out, in_size, g, s};
             conv_cols_run(conv_col2im_part, &cc);

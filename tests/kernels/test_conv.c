@@ -98,6 +98,14 @@ static void test_conv_fast_vs_naive(void) {
     conv_compare(conv_make(7, 3, 11, 9, 5, 1, 1, 0), &r);
     /* 272 outputs per image: one image per GEMM */
     conv_compare(conv_make(3, 2, 17, 16, 3, 3, 1, 1), &r);
+    /* dead taps (windows that only ever cover padding) left out: */
+    conv_compare(conv_make(3, 4, 1, 1, 5, 3, 1, 1), &r);    /* 1x1 map: 1 live tap of 9 */
+    conv_compare(conv_make(3, 4, 2, 2, 5, 3, 2, 1), &r);    /* 2x2 -> 1x1, stride 2: 4 of 9 */
+    conv_compare(conv_make(2, 3, 1, 5, 4, 3, 1, 1), &r);    /* 1 row: 3 of 9 */
+    conv_compare(conv_make(2, 3, 3, 3, 4, 7, 2, 3), &r);    /* 7x7 stem on 3x3: 16 of 49 */
+    conv_compare(conv_make(2, 2, 1, 1, 3, 4, 3, 3), &r);    /* rows and cols 0, 3 live: gaps */
+    conv_compare(conv_make(2, 2, 1, 1, 3, 3, 5, 3), &r);    /* no live tap: output 0 */
+    conv_compare(conv_make(300, 2, 1, 1, 3, 3, 1, 1), &r);  /* 1x1, two groups of images */
 }
 
 /* ---- finite differences ------------------------------------------------ */
@@ -158,6 +166,8 @@ static void test_conv_gradcheck(void) {
     conv_gradcheck(conv_make(2, 2, 9, 8, 3, 7, 2, 3), &r);
     conv_gradcheck(conv_make(5, 2, 5, 4, 3, 3, 1, 1), &r);  /* groups of 13: one partial */
     conv_gradcheck(conv_make(2, 1, 16, 16, 2, 3, 1, 1), &r); /* one image per GEMM */
+    conv_gradcheck(conv_make(3, 4, 1, 1, 3, 3, 1, 1), &r);  /* dead taps: 1x1 map */
+    conv_gradcheck(conv_make(2, 3, 2, 2, 3, 3, 2, 1), &r);  /* dead taps: 2x2, stride 2 */
 }
 
 /* Backward twice into zeroed gradients gives twice one call. */

@@ -19,8 +19,14 @@
 #include "tiny_run.h"
 #include "train.h"
 
-#define TOL_LOSS_ATOL 2e-6
-#define TOL_LOSS_RTOL 2e-6
+/* The loss is one scalar that collects the rounding of both whole networks:
+ * PyTorch's own float32 run is 1.3e-6 abs / 1.4e-6 rel off the float64
+ * reference here, so 2e-6 left no room for another summation order (our
+ * Winograd path used 88% of it). 5e-6 is ~3.5x torch f32's error, the
+ * headroom of the other groups; a 1% change of T still moves the loss by
+ * ~1e-3. */
+#define TOL_LOSS_ATOL 5e-6
+#define TOL_LOSS_RTOL 5e-6
 #define TOL_EMB_ATOL 5e-6
 #define TOL_EMB_RTOL 5e-5
 #define TOL_QPARAM_ATOL 5e-6
