@@ -38,6 +38,15 @@
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/* Floats between the a^2 "xi" slices of a transform buffer holding n floats
+ * each. The transforms write the a^2 slices of one tile group at once; with
+ * slices a multiple of 1 KiB apart (n = ntp * channels * 16 usually is)
+ * those 16 or 36 streams fall into one or a few sets of the L1 cache, more
+ * than it has ways, and evict each other. One cache line of padding
+ * spreads them over consecutive sets. */
+#define WG_XI_PAD 16
+static int64_t wg_xi_stride(int64_t n) { return n % 256 ? n : n + WG_XI_PAD; }
+
 int32_t moco_wg_choose(const moco_conv_shape *s) {
     if (s->kh != 3 || s->kw != 3 || s->stride != 1 || s->pad != 1) return 0;
     if (moco_fast_off("winograd")) return 0;
@@ -84,10 +93,14 @@ static void wg_geo_init(wg_geo *g, const moco_conv_shape *s, int32_t m, int32_t 
     g->tb = (int32_t)(groups * WL);
 }
 
+/* One forward part's V (padded slices) and M buffers. */
+static size_t wg_fwd_part_floats(const wg_geo *g) {
+    return (size_t)g->a2 * ((size_t)g->tb * g->r + WG_XI_PAD + (size_t)g->tb * 6 * g->op);
+}
+
 static size_t wg_fwd_ws(const wg_geo *g, int32_t parts) {
     size_t ua = (size_t)g->a2 * g->op * 6 * g->r;
-    size_t part = (size_t)g->a2 * g->tb * (g->r + 6 * (size_t)g->op);
-    return ua + (size_t)parts * part;
+    return ua + (size_t)parts * wg_fwd_part_floats(g);
 }
 
 /* dweight: tiles per block (a multiple of WL) so that the block's V and dM
@@ -100,7 +113,7 @@ static int64_t wg_dw_tiles(const wg_geo *g) {
 
 static size_t wg_dw_ws(const wg_geo *g) {
     size_t du = (size_t)g->a2 * g->o * g->r;
-    return du + (size_t)g->a2 * wg_dw_tiles(g) * ((size_t)g->r + g->o);
+    return du + (size_t)g->a2 * (wg_dw_tiles(g) * ((size_t)g->r + g->o) + 2 * WG_XI_PAD);
 }
 
 size_t moco_wg_workspace(const moco_conv_shape *s0, int32_t m) {
@@ -381,11 +394,30 @@ static int wg_rows_ok(const wg_geo *g) {
     return g->m == 2 && g->tw % 8 == 0 && g->w % 2 == 0 && g->h % 2 == 0;
 }
 
-static inline void wg_deinterleave(const float *p, __m256 *even, __m256 *odd) {
-    __m256 x = _mm256_loadu_ps(p), y = _mm256_loadu_ps(p + 8);
+/* even / odd elements of the 16 floats x, y (x first). */
+static inline void wg_split(__m256 x, __m256 y, __m256 *even, __m256 *odd) {
     __m256 e = _mm256_shuffle_ps(x, y, 0x88), o = _mm256_shuffle_ps(x, y, 0xDD);
     *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
     *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8));
+}
+
+static inline void wg_deinterleave(const float *p, __m256 *even, __m256 *odd) {
+    wg_split(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), even, odd);
+}
+
+/* [0, p[0 .. 6]] and [p[1 .. 7], 0]: a row's first 8 patch values at its left
+ * edge and its last 8 at its right edge, from loads inside the row.
+ * (Masked loads that reach past the row were slower: they took 40% of the
+ * gather's time.) */
+static inline __m256 wg_shift_in_left(const float *p) {
+    __m256 v = _mm256_permutevar8x32_ps(_mm256_loadu_ps(p),
+                                        _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6));
+    return _mm256_blend_ps(v, _mm256_setzero_ps(), 0x01);
+}
+static inline __m256 wg_shift_in_right(const float *p) {
+    __m256 v = _mm256_permutevar8x32_ps(_mm256_loadu_ps(p),
+                                        _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 7));
+    return _mm256_blend_ps(v, _mm256_setzero_ps(), 0x80);
 }
 
 /* d (4 x 4 x WL) lanes [8 h, 8 h + 8) <- the patches of 8 tiles starting at
@@ -397,7 +429,7 @@ static void wg_gather_row8(float *restrict d, const float *restrict src, int32_t
     const int32_t n = (int32_t)(t / g->p);
     const int32_t y0 = (int32_t)(r / g->tw) * 2 - 1, x0 = (int32_t)(r % g->tw) * 2 - 1;
     const float *plane = src + ((size_t)n * channels + c) * (size_t)g->h * w;
-    float buf[24];
+    const int edge = x0 < 0 || x0 + 18 > w;
     for (int i = 0; i < 4; i++) {
         int32_t y = y0 + i;
         float *di = d + (size_t)i * 4 * WL + h8;
@@ -405,23 +437,44 @@ static void wg_gather_row8(float *restrict d, const float *restrict src, int32_t
             for (int j = 0; j < 4; j++) _mm256_storeu_ps(di + j * WL, _mm256_setzero_ps());
             continue;
         }
-        const float *row = plane + (size_t)y * w, *p;
-        if (x0 >= 0 && x0 + 18 <= w) {
-            p = row + x0;
-        } else {   /* the patch row crosses the left or right edge: pad with zeros */
-            for (int k = 0; k < 18; k++) {
-                int32_t x = x0 + k;
-                buf[k] = x >= 0 && x < w ? row[x] : 0.0f;
-            }
-            p = buf;
-        }
+        const float *row = plane + (size_t)y * w;
         __m256 e0, o0, e2, o2;
-        wg_deinterleave(p, &e0, &o0);
-        wg_deinterleave(p + 2, &e2, &o2);
+        if (!edge) {
+            wg_deinterleave(row + x0, &e0, &o0);
+            wg_deinterleave(row + x0 + 2, &e2, &o2);
+        } else {
+            /* The patch row p[0 .. 18) = row[x0 ..] crosses the left edge
+             * (x0 = -1) or the right one (x0 + 17 = w), never further: x0
+             * is 2 tx - 1 with tx + 8 <= tw, and w = 2 tw >= 16. */
+            __m256 l0 = x0 < 0 ? wg_shift_in_left(row) : _mm256_loadu_ps(row + x0);
+            __m256 l3 = x0 + 17 < w ? _mm256_loadu_ps(row + (x0 + 10))
+                                    : wg_shift_in_right(row + (x0 + 9));
+            wg_split(l0, _mm256_loadu_ps(row + (x0 + 8)), &e0, &o0);
+            wg_split(_mm256_loadu_ps(row + (x0 + 2)), l3, &e2, &o2);
+        }
         _mm256_storeu_ps(di, e0);
         _mm256_storeu_ps(di + WL, o0);
         _mm256_storeu_ps(di + 2 * WL, e2);
         _mm256_storeu_ps(di + 3 * WL, o2);
+    }
+}
+
+/* Prefetches the input rows wg_gather_row8 reads for tile t, channel c:
+ * each patch row touches each plane once per channel, so without it every
+ * group starts on cache misses (the gather's loads were most of its time). */
+static inline void wg_prefetch_row8(const float *src, int32_t c, int32_t channels,
+                                    const wg_geo *g, int64_t t) {
+    const int32_t w = g->w;
+    int64_t r = t % g->p;
+    const int32_t n = (int32_t)(t / g->p);
+    const int32_t y0 = (int32_t)(r / g->tw) * 2 - 1, x0 = (int32_t)(r % g->tw) * 2;
+    const float *plane = src + ((size_t)n * channels + c) * (size_t)g->h * w;
+    for (int i = 0; i < 4; i++) {
+        int32_t y = y0 + i;
+        if (y < 0 || y >= g->h) continue;
+        const char *row = (const char *)(plane + (size_t)y * w + x0);
+        _mm_prefetch(row, _MM_HINT_T0);
+        _mm_prefetch(row + 64, _MM_HINT_T0);   /* x0 .. x0 + 16: at most 2 lines past x0 */
     }
 }
 
@@ -450,7 +503,7 @@ static void wg_scatter_row8(float *restrict out, const float *restrict y, int32_
     }
 }
 
-/* vb[xi * ntp * R * 16 + tp * ts + rr * rs + lane] = (B^T d B)[xi] for the
+/* vb[xi * xs + tp * ts + rr * rs + lane], xs = wg_xi_stride(ntp * R * 16), = (B^T d B)[xi] for the
  * patches of channel rr of the tiles t0 + 16 tp + lane < t0 + nt (zero for
  * lanes past the end), for panels tp in [tp_lo, tp_hi) of the ceil(nt / 16)
  * of the block. ts, rs: R * 16, 16 for the forward's packed B operand
@@ -460,7 +513,7 @@ __attribute__((noinline)) static void wg_input_tiles(float *vb, const float *src
                                                      int64_t tp_lo, int64_t tp_hi, int64_t ts,
                                                      int64_t rs) {
     const int32_t a = g->a, a2 = g->a2, m = g->m;
-    const int64_t ntp = ceil_div(nt, WL);
+    const int64_t ntp = ceil_div(nt, WL), xs = wg_xi_stride(ntp * R * WL);
     float d[36 * WL], v[36 * WL];
     wg_lanes ln;
     const int rows_ok = wg_rows_ok(g);
@@ -468,7 +521,13 @@ __attribute__((noinline)) static void wg_input_tiles(float *vb, const float *src
         const int64_t tg = t0 + tp * WL;
         const int rows = rows_ok && tg + WL <= t0 + nt;
         if (!rows) wg_lanes_init(&ln, g, tg, t0 + nt, a);
+        /* the next group's rows, fetched while this one is transformed */
+        const int ahead = rows && tp + 1 < tp_hi && tg + 2 * WL <= t0 + nt;
         for (int32_t rr = 0; rr < R; rr++) {
+            if (ahead) {
+                wg_prefetch_row8(src, rr, R, g, tg + WL);
+                wg_prefetch_row8(src, rr, R, g, tg + WL + 8);
+            }
             if (rows) {
                 wg_gather_row8(d, src, rr, R, g, tg, 0);
                 wg_gather_row8(d, src, rr, R, g, tg + 8, 8);
@@ -480,7 +539,7 @@ __attribute__((noinline)) static void wg_input_tiles(float *vb, const float *src
             else
                 in2d_4(v, d);
             for (int xi = 0; xi < a2; xi++) {
-                float *dst = vb + (size_t)xi * ntp * R * WL + tp * ts + rr * rs;
+                float *dst = vb + (size_t)xi * xs + tp * ts + rr * rs;
                 const float *sv = v + xi * WL;
                 LANES dst[l] = sv[l];
             }
@@ -494,7 +553,7 @@ __attribute__((noinline)) static void wg_dm_tiles(float *db, const float *dy, in
                                                   const wg_geo *g, int64_t t0, int64_t nt,
                                                   int64_t tp_lo, int64_t tp_hi) {
     const int32_t a2 = g->a2, m = g->m, w = g->w;
-    const int64_t ntp = ceil_div(nt, WL);
+    const int64_t ntp = ceil_div(nt, WL), xs = wg_xi_stride(ntp * K * WL);
     const size_t plane = (size_t)g->h * w;
     float d[16 * WL], v[36 * WL];
     wg_lanes ln;
@@ -533,7 +592,7 @@ __attribute__((noinline)) static void wg_dm_tiles(float *db, const float *dy, in
             else
                 dm2d_4(v, d);
             for (int xi = 0; xi < a2; xi++) {
-                float *dst = db + (((size_t)xi * K + k) * ntp + tp) * WL;
+                float *dst = db + (size_t)xi * xs + ((size_t)k * ntp + tp) * WL;
                 const float *sv = v + xi * WL;
                 LANES dst[l] = sv[l];
             }
@@ -546,12 +605,12 @@ __attribute__((noinline)) static void wg_fwd_gemm(const wg_fctx *c, const float 
                                                   int64_t nt) {
     const wg_geo *g = c->g;
     const int32_t a2 = g->a2, R = g->r, OP = g->op;
-    const int64_t ntp = ceil_div(nt, WL), ldm = ntp * WL;
+    const int64_t ntp = ceil_div(nt, WL), ldm = ntp * WL, xs = wg_xi_stride(ntp * R * WL);
     for (int xi = 0; xi < a2; xi++)
         for (int32_t kp = 0; kp < OP; kp++) {
             const float *ap = c->ua + ((size_t)xi * OP + kp) * R * 6;
             for (int64_t tp = 0; tp < ntp; tp++)
-                mk_kernel_6x16(R, ap, vb + ((size_t)xi * ntp + tp) * R * WL,
+                mk_kernel_6x16(R, ap, vb + (size_t)xi * xs + (size_t)tp * R * WL,
                                mb + ((size_t)xi * OP * 6 + (size_t)kp * 6) * ldm + tp * WL, ldm,
                                0);
         }
@@ -621,7 +680,7 @@ static void wg_fwd_part(void *vctx, int32_t part, int32_t nparts) {
     int64_t b0, b1;
     moco_part_range(nblocks, part, nparts, 1, &b0, &b1);
     float *vb = c->ws + (size_t)part * c->part_stride;
-    float *mb = vb + (size_t)g->a2 * g->tb * g->r;
+    float *mb = vb + (size_t)g->a2 * ((size_t)g->tb * g->r + WG_XI_PAD);
     for (int64_t b = b0; b < b1; b++) {
         int64_t t0 = b * tb, nt = g->t - t0 < tb ? g->t - t0 : tb;
         wg_fwd_block(c, vb, mb, t0, nt);
@@ -631,7 +690,7 @@ static void wg_fwd_part(void *vctx, int32_t part, int32_t nparts) {
 /* out (n, o, h, w) (+)= conv of in (n, r, h, w) with packed weights ua. */
 static void wg_run(const wg_geo *g, float *out, const float *in, const float *ua, float *ws,
                    int32_t accumulate, int32_t nparts) {
-    wg_fctx c = {g, out, in, ua, ws, (size_t)g->a2 * g->tb * (g->r + 6 * (size_t)g->op),
+    wg_fctx c = {g, out, in, ua, ws, wg_fwd_part_floats(g),
                  accumulate, nparts};
     moco_pool_run(wg_fwd_part, &c, nparts, g->t * g->o * g->r < 65536);
 }
@@ -757,8 +816,8 @@ static void wg_dw_gemm_part(void *vctx, int32_t part, int32_t nparts) {
     int64_t lo, hi;
     moco_part_range(g->a2, part, nparts, 1, &lo, &hi);
     for (int64_t xi = lo; xi < hi; xi++) {
-        const float *dm = c->db + (size_t)xi * ntp * K * WL;
-        const float *v = c->vb + (size_t)xi * ntp * C * WL;
+        const float *dm = c->db + (size_t)xi * wg_xi_stride(ntp * K * WL);
+        const float *v = c->vb + (size_t)xi * wg_xi_stride(ntp * C * WL);
         float *du = c->du + (size_t)xi * K * C;
         /* rows of ntp panels: panel stride 16, row stride ntp * 16 */
         const int64_t row = ntp * WL;
@@ -838,7 +897,7 @@ void moco_wg_backward(float *din, float *dweight, const float *dout, const float
         const int64_t tbw = wg_dw_tiles(&g);
         float *du = ws;
         float *vb = du + (size_t)g.a2 * g.o * g.r;
-        float *db = vb + (size_t)g.a2 * tbw * g.r;
+        float *db = vb + (size_t)g.a2 * (tbw * g.r + WG_XI_PAD);
         wg_dctx c = {&g, dout, in, du, vb, db, dweight, 0, 0, 1};
         int serial = g.t * g.o * g.r < 65536;
         for (int64_t t0 = 0; t0 < g.t; t0 += tbw) {
