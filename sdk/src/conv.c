@@ -361,7 +361,7 @@ void moco_conv2d_backward(float *din, float *dweight, const float *dout, const f
                           const float *weight, float *ws, const moco_conv_shape *s) {
     int32_t tile = moco_fast_avx2() ? moco_wg_choose(s) : 0;
     if (tile) {
-        moco_wg_backward(din, dweight, dout, in, weight, ws, s, tile);
+        moco_wg_backward(din, dweight, dout, in, weight, ws, s, tile, moco_wg_choose_dweight(s));
         return;
     }
     if (conv_is_pointwise(s)) {
@@ -515,6 +515,6 @@ int32_t moco_conv2d_backward_winograd(float *din, float *dweight, const float *d
                                       const float *in, const float *weight, float *ws,
                                       const moco_conv_shape *s, int32_t tile) {
     if (!conv_winograd_ok(s, tile)) return -1;
-    moco_wg_backward(din, dweight, dout, in, weight, ws, s, tile);
+    moco_wg_backward(din, dweight, dout, in, weight, ws, s, tile, tile);
     return 0;
 }
