@@ -351,30 +351,37 @@ __attribute__((noinline)) static void wg_weights_part(void *vctx, int32_t part, 
     const int32_t a2 = g->a2, R = g->r;
     int64_t lo, hi;
     moco_part_range((int64_t)g->op * 6, part, nparts, 6, &lo, &hi);
-    float gin[9 * WL], u[36 * WL];
-    for (int64_t o = lo; o < hi; o++) {
+    float gin[9 * WL], u[6][36 * WL];
+    /* A panel's 6 rows at a time: each xi's 16 x 6 block of ua is then
+     * written contiguously, and din's strided reads of the same weights
+     * (one line per lane) are shared by the panel's rows. */
+    for (int64_t o0 = lo; o0 < hi; o0 += 6) {
         for (int32_t r0 = 0; r0 < R; r0 += WL) {
-            int lanes = R - r0 < WL ? R - r0 : WL;
-            for (int pq = 0; pq < 9; pq++) {
-                int p = pq / 3, q = pq % 3;
-                float *dst = gin + pq * WL;
+            const int lanes = R - r0 < WL ? R - r0 : WL;
+            for (int q6 = 0; q6 < 6; q6++) {
+                const int64_t o = o0 + q6;
                 if (o >= g->o) {
-                    LANES dst[l] = 0.0f;
+                    for (int i = 0; i < a2 * WL; i++) u[q6][i] = 0.0f;
                     continue;
                 }
-                const float *src = c->w + c->base + o * c->so + (ptrdiff_t)r0 * c->sr +
-                                   p * c->sp + q * c->sq;
-                int l = 0;
-                for (; l < lanes; l++) dst[l] = src[l * c->sr];
-                for (; l < WL; l++) dst[l] = 0.0f;
+                for (int pq = 0; pq < 9; pq++) {
+                    int p = pq / 3, q = pq % 3;
+                    float *dst = gin + pq * WL;
+                    const float *src = c->w + c->base + o * c->so + (ptrdiff_t)r0 * c->sr +
+                                       p * c->sp + q * c->sq;
+                    int l = 0;
+                    for (; l < lanes; l++) dst[l] = src[l * c->sr];
+                    for (; l < WL; l++) dst[l] = 0.0f;
+                }
+                if (g->m == 2)
+                    w2d_2(u[q6], gin);
+                else
+                    w2d_4(u[q6], gin);
             }
-            if (g->m == 2)
-                w2d_2(u, gin);
-            else
-                w2d_4(u, gin);
             for (int xi = 0; xi < a2; xi++) {
-                float *dst = c->ua + (((size_t)xi * g->op + o / 6) * R + r0) * 6 + o % 6;
-                for (int l = 0; l < lanes; l++) dst[(size_t)l * 6] = u[xi * WL + l];
+                float *dst = c->ua + (((size_t)xi * g->op + o0 / 6) * R + r0) * 6;
+                for (int l = 0; l < lanes; l++)
+                    for (int q6 = 0; q6 < 6; q6++) dst[l * 6 + q6] = u[q6][xi * WL + l];
             }
         }
     }
