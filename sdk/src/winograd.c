@@ -306,31 +306,70 @@ static void wg_lanes_init(wg_lanes *ln, const wg_geo *g, int64_t t0, int64_t t_e
     }
 }
 
-/* d (a x a lanes) <- patches of channel c for the WL tiles of ln. */
+/* r[0 .. 8) <- its transpose (row k of the result: element k of each r). */
+static inline void wg_transpose8(__m256 *r) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/* d (a x a lanes) <- patches of channel c for the WL tiles of ln: per lane
+ * and patch row, one masked load of the columns inside the image (never
+ * touching memory outside them; a left-edge patch, jlo = 1, is shifted
+ * into place), then 8 x 8 transposes put tiles into lanes. */
 __attribute__((noinline)) static void wg_gather_tiles(float *restrict d,
                                                       const float *restrict src, int32_t c,
                                                       int32_t channels, const wg_geo *g,
                                                       const wg_lanes *ln) {
     const int32_t a = g->a, w = g->w;
     const size_t plane = (size_t)g->h * w;
-    for (int l = 0; l < WL; l++) {
-        if (ln->n[l] < 0) {
-            for (int i = 0; i < a * a; i++) d[i * WL + l] = 0.0f;
-            continue;
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i right1 = _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6);
+    for (int h8 = 0; h8 < WL; h8 += 8) {
+        const float *row0[8];
+        __m256i mask[8];
+        for (int q = 0; q < 8; q++) {
+            const int l = h8 + q;
+            if (ln->n[l] < 0) {
+                row0[q] = NULL;
+                continue;
+            }
+            /* the first inside column of the patch's first row (which may
+             * lie above the image: only rows ilo .. ihi are read) */
+            row0[q] = src + ((size_t)ln->n[l] * channels + c) * plane +
+                      (ptrdiff_t)(ln->x0[l] + ln->jlo[l]);
+            mask[q] = _mm256_cmpgt_epi32(_mm256_set1_epi32(ln->jhi[l] - ln->jlo[l]), iota);
         }
-        /* an index, not a pointer: a border patch starts before the plane */
-        const ptrdiff_t o = (ptrdiff_t)(((size_t)ln->n[l] * channels + c) * plane) +
-                            (ptrdiff_t)ln->y0[l] * w + ln->x0[l];
-        if (ln->inside[l]) {
-            const float *p = src + o;
-            for (int i = 0; i < a; i++)
-                for (int j = 0; j < a; j++) d[(i * a + j) * WL + l] = p[(ptrdiff_t)i * w + j];
-            continue;
+        for (int i = 0; i < a; i++) {
+            __m256 r[8];
+            for (int q = 0; q < 8; q++) {
+                const int l = h8 + q;
+                if (!row0[q] || i < ln->ilo[l] || i >= ln->ihi[l]) {
+                    r[q] = _mm256_setzero_ps();
+                    continue;
+                }
+                __m256 v = _mm256_maskload_ps(row0[q] + (ptrdiff_t)(ln->y0[l] + i) * w, mask[q]);
+                if (ln->jlo[l])
+                    v = _mm256_blend_ps(_mm256_permutevar8x32_ps(v, right1), _mm256_setzero_ps(),
+                                        0x01);
+                r[q] = v;
+            }
+            wg_transpose8(r);
+            for (int j = 0; j < a; j++) _mm256_storeu_ps(d + (i * a + j) * WL + h8, r[j]);
         }
-        for (int i = 0; i < a * a; i++) d[i * WL + l] = 0.0f;
-        for (int i = ln->ilo[l]; i < ln->ihi[l]; i++)
-            for (int j = ln->jlo[l]; j < ln->jhi[l]; j++)
-                d[(i * a + j) * WL + l] = src[o + (ptrdiff_t)i * w + j];
     }
 }
 
