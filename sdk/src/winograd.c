@@ -538,9 +538,74 @@ static inline void wg_prefetch_row8(const float *src, int32_t c, int32_t channel
     }
 }
 
+/* The m x m output squares of a group's tiles in channel k of a (n, K, h, w)
+ * tensor: where each starts (NULL past the last tile), its rows inside the
+ * image, and a load / store mask of its columns inside. */
+typedef struct wg_otiles {
+    float *o[WL];
+    int32_t mi[WL];
+    __m256i mask[WL];
+} wg_otiles;
+
+static inline void wg_out_tiles(wg_otiles *ot, const wg_geo *g, const wg_lanes *ln,
+                                const float *t, int32_t k, int32_t K) {
+    const int32_t m = g->m, w = g->w;
+    const size_t plane = (size_t)g->h * w;
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int l = 0; l < WL; l++) {
+        if (ln->n[l] < 0) {
+            ot->o[l] = NULL;
+            continue;
+        }
+        int32_t y0 = ln->y0[l] + 1, x0 = ln->x0[l] + 1;
+        ot->o[l] = (float *)t + ((size_t)ln->n[l] * K + k) * plane + (size_t)y0 * w + x0;
+        ot->mi[l] = g->h - y0 < m ? g->h - y0 : m;
+        ot->mask[l] = _mm256_cmpgt_epi32(_mm256_set1_epi32(w - x0 < m ? w - x0 : m), iota);
+    }
+}
+
+/* d (m x m lanes) <- the squares of ot (zero outside the image). */
+static inline void wg_gather_out(float *restrict d, const wg_otiles *ot, const wg_geo *g) {
+    const int32_t m = g->m, w = g->w;
+    for (int h8 = 0; h8 < WL; h8 += 8)
+        for (int i = 0; i < m; i++) {
+            __m256 r[8];
+            for (int q = 0; q < 8; q++) {
+                const int l = h8 + q;
+                r[q] = ot->o[l] && i < ot->mi[l]
+                           ? _mm256_maskload_ps(ot->o[l] + (size_t)i * w, ot->mask[l])
+                           : _mm256_setzero_ps();
+            }
+            wg_transpose8(r);
+            for (int j = 0; j < m; j++) _mm256_storeu_ps(d + (i * m + j) * WL + h8, r[j]);
+        }
+}
+
+/* The squares of ot (=, or += when accumulate) y (m x m lanes), inside the
+ * image only. */
+static inline void wg_scatter_out(const wg_otiles *ot, const float *y, const wg_geo *g,
+                                  int32_t accumulate) {
+    const int32_t m = g->m, w = g->w;
+    for (int h8 = 0; h8 < WL; h8 += 8)
+        for (int i = 0; i < m; i++) {
+            __m256 r[8];
+            for (int j = 0; j < 8; j++)
+                r[j] = j < m ? _mm256_loadu_ps(y + (i * m + j) * WL + h8) : _mm256_setzero_ps();
+            wg_transpose8(r);
+            for (int q = 0; q < 8; q++) {
+                const int l = h8 + q;
+                if (!ot->o[l] || i >= ot->mi[l]) continue;
+                float *p = ot->o[l] + (size_t)i * w;
+                __m256 v = accumulate ? _mm256_add_ps(_mm256_maskload_ps(p, ot->mask[l]), r[q])
+                                      : r[q];
+                _mm256_maskstore_ps(p, ot->mask[l], v);
+            }
+        }
+}
+
 /* Outputs of 8 tiles starting at tile t (tx a multiple of 8) in channel k:
  * y (2 x 2 x WL) lanes [8 h, 8 h + 8). */
-static void wg_scatter_row8(float *restrict out, const float *restrict y, int32_t k,
+static inline __attribute__((always_inline)) void wg_scatter_row8(float *restrict out, const float *restrict y, int32_t k,
                             int32_t channels, const wg_geo *g, int64_t t, int h8,
                             int accumulate) {
     const int32_t w = g->w;
@@ -617,6 +682,7 @@ __attribute__((noinline)) static void wg_dm_tiles(float *db, const float *dy, in
     const size_t plane = (size_t)g->h * w;
     float d[16 * WL], v[36 * WL];
     wg_lanes ln;
+    wg_otiles ot;
     const int rows_ok = wg_rows_ok(g);
     for (int64_t tp = tp_lo; tp < tp_hi; tp++) {
         const int64_t tg = t0 + tp * WL;
@@ -637,15 +703,8 @@ __attribute__((noinline)) static void wg_dm_tiles(float *db, const float *dy, in
                     }
                 }
             } else {
-                for (int l = 0; l < WL; l++) {
-                    for (int i = 0; i < m * m; i++) d[i * WL + l] = 0.0f;
-                    if (ln.n[l] < 0) continue;
-                    int32_t y0 = ln.y0[l] + 1, x0 = ln.x0[l] + 1;
-                    const float *o = dy + ((size_t)ln.n[l] * K + k) * plane + (size_t)y0 * w + x0;
-                    int32_t mi = g->h - y0 < m ? g->h - y0 : m, mj = w - x0 < m ? w - x0 : m;
-                    for (int i = 0; i < mi; i++)
-                        for (int j = 0; j < mj; j++) d[(i * m + j) * WL + l] = o[(size_t)i * w + j];
-                }
+                wg_out_tiles(&ot, g, &ln, dy, k, K);
+                wg_gather_out(d, &ot, g);
             }
             if (m == 2)
                 dm2d_2(v, d);
@@ -684,7 +743,7 @@ __attribute__((noinline)) static void wg_fwd_output(const wg_fctx *c, const floa
     const int64_t ntp = ceil_div(nt, WL), ldm = ntp * WL;
     float mm[36 * WL], y[16 * WL];
     wg_lanes ln;
-    const size_t plane = (size_t)g->h * g->w;
+    wg_otiles ot;
     const int rows_ok = wg_rows_ok(g);
     for (int64_t tp = 0; tp < ntp; tp++) {
         const int64_t tg = t0 + tp * WL;
@@ -705,19 +764,8 @@ __attribute__((noinline)) static void wg_fwd_output(const wg_fctx *c, const floa
                 wg_scatter_row8(c->out, y, k, O, g, tg + 8, 8, c->accumulate);
                 continue;
             }
-            for (int l = 0; l < WL; l++) {
-                if (ln.n[l] < 0) continue;
-                int32_t y0 = ln.y0[l] + 1, x0 = ln.x0[l] + 1;
-                float *o = c->out + ((size_t)ln.n[l] * O + k) * plane + (size_t)y0 * g->w + x0;
-                int32_t mi = g->h - y0 < m ? g->h - y0 : m, mj = g->w - x0 < m ? g->w - x0 : m;
-                if (c->accumulate) {
-                    for (int i = 0; i < mi; i++)
-                        for (int j = 0; j < mj; j++) o[(size_t)i * g->w + j] += y[(i * m + j) * WL + l];
-                } else {
-                    for (int i = 0; i < mi; i++)
-                        for (int j = 0; j < mj; j++) o[(size_t)i * g->w + j] = y[(i * m + j) * WL + l];
-                }
-            }
+            wg_out_tiles(&ot, g, &ln, c->out, k, O);
+            wg_scatter_out(&ot, y, g, c->accumulate);
         }
     }
 }
