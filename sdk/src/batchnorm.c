@@ -109,6 +109,17 @@ void moco_batchnorm_backward(float *din, float *dgamma, float *dbeta, const floa
 
 #define BN_LANES 8
 
+/* 8 floats as one GCC vector (two SSE registers on baseline x86-64, one
+ * AVX one where the compiler may use it); element-wise arithmetic, so the
+ * same results as 8 scalar partial sums. */
+typedef float bn_v8 __attribute__((vector_size(32)));
+typedef int32_t bn_v8i __attribute__((vector_size(32)));
+typedef float bn_v8u __attribute__((vector_size(32), aligned(4), may_alias));
+/* macros, not functions: returning a 32-byte vector without AVX would
+ * change the calling convention (-Wpsabi) */
+#define bn_v8_load(p) (*(const bn_v8u *)(p))
+#define bn_v8_set1(v) ((bn_v8){0} + (v))
+
 /* sum over (n, hw) of channel ch: x, or (x - m)^2 when sq */
 static double bn_plane_sums(const float *in, int32_t n, int32_t c, int32_t hw, int32_t ch,
                             float m, int sq) {
@@ -227,23 +238,25 @@ static void bn_bwd_part(void *vctx, int32_t part, int32_t nparts) {
         for (int32_t i = 0; i < b->n; i++) {
             const size_t off = ((size_t)i * b->c + ch) * hw;
             const float *restrict x = b->in + off, *restrict dy = b->dout + off; /* (hw) */
-            float a1[BN_LANES] = {0}, a2[BN_LANES] = {0};
+            /* lane l of a1, a2 sums elements j = l mod 8, as a scalar loop
+             * over 8 partial sums would (GCC left that loop scalar) */
+            bn_v8 a1 = {0}, a2 = {0};
+            const bn_v8 vmean = bn_v8_set1(mean), vinvstd = bn_v8_set1(invstd);
             int32_t j = 0;
             if (b->relu_out) {
                 const float *ro = b->relu_out + off;
-                for (; j + BN_LANES <= hw; j += BN_LANES)
-                    for (int l = 0; l < BN_LANES; l++) {
-                        float g = ro[j + l] > 0.0f ? dy[j + l] : 0.0f;
-                        a1[l] += g;
-                        a2[l] += g * ((x[j + l] - mean) * invstd);
-                    }
+                const bn_v8 zero = {0};
+                for (; j + BN_LANES <= hw; j += BN_LANES) {
+                    bn_v8 g = (bn_v8)((bn_v8i)bn_v8_load(dy + j) & (bn_v8_load(ro + j) > zero));
+                    a1 += g;
+                    a2 += g * ((bn_v8_load(x + j) - vmean) * vinvstd);
+                }
             } else {
-                for (; j + BN_LANES <= hw; j += BN_LANES)
-                    for (int l = 0; l < BN_LANES; l++) {
-                        float g = dy[j + l];
-                        a1[l] += g;
-                        a2[l] += g * ((x[j + l] - mean) * invstd);
-                    }
+                for (; j + BN_LANES <= hw; j += BN_LANES) {
+                    bn_v8 g = bn_v8_load(dy + j);
+                    a1 += g;
+                    a2 += g * ((bn_v8_load(x + j) - vmean) * vinvstd);
+                }
             }
             const float *ro = b->relu_out ? b->relu_out + off : NULL;
             for (; j < hw; j++) {
