@@ -603,19 +603,29 @@ static inline void wg_scatter_out(const wg_otiles *ot, const float *y, const wg_
         }
 }
 
-/* Outputs of 8 tiles starting at tile t (tx a multiple of 8) in channel k:
- * y (2 x 2 x WL) lanes [8 h, 8 h + 8). */
-static inline __attribute__((always_inline)) void wg_scatter_row8(float *restrict out, const float *restrict y, int32_t k,
-                            int32_t channels, const wg_geo *g, int64_t t, int h8,
-                            int accumulate) {
+/* F(2x2) output of 8 tiles starting at tile t (tx a multiple of 8) in
+ * channel k, from their M[xi] (xi = 4 i + j) at mk[xi * xs]: Y = A^T M A
+ * in registers (the additions of at2 in out2d_2, in the same order), its
+ * 2 rows of 16 outputs interleaved into place. */
+static inline void wg_output_row8(float *restrict out, const float *restrict mk, size_t xs,
+                                  int32_t k, int32_t channels, const wg_geo *g, int64_t t,
+                                  int accumulate) {
     const int32_t w = g->w;
     int64_t r = t % g->p;
     const int32_t n = (int32_t)(t / g->p);
     const int32_t oy = (int32_t)(r / g->tw) * 2, ox = (int32_t)(r % g->tw) * 2;
     float *o = out + ((size_t)n * channels + k) * (size_t)g->h * w + (size_t)oy * w + ox;
+    __m256 t0[4], t1[4];
+    for (int j = 0; j < 4; j++) {
+        __m256 m0 = _mm256_loadu_ps(mk + (size_t)j * xs), m1 = _mm256_loadu_ps(mk + (size_t)(4 + j) * xs);
+        __m256 m2 = _mm256_loadu_ps(mk + (size_t)(8 + j) * xs), m3 = _mm256_loadu_ps(mk + (size_t)(12 + j) * xs);
+        t0[j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
+        t1[j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
+    }
     for (int i = 0; i < 2; i++, o += w) {
-        __m256 a = _mm256_loadu_ps(y + (i * 2) * WL + h8);
-        __m256 b = _mm256_loadu_ps(y + (i * 2 + 1) * WL + h8);
+        const __m256 *ti = i ? t1 : t0;
+        __m256 a = _mm256_add_ps(_mm256_add_ps(ti[0], ti[1]), ti[2]);
+        __m256 b = _mm256_sub_ps(_mm256_sub_ps(ti[1], ti[2]), ti[3]);
         __m256 lo = _mm256_unpacklo_ps(a, b), hi = _mm256_unpackhi_ps(a, b);
         __m256 first = _mm256_permute2f128_ps(lo, hi, 0x20);
         __m256 second = _mm256_permute2f128_ps(lo, hi, 0x31);
@@ -750,6 +760,12 @@ __attribute__((noinline)) static void wg_fwd_output(const wg_fctx *c, const floa
         const int rows = rows_ok && tg + WL <= t0 + nt;
         wg_lanes_init(&ln, g, tg, t0 + nt, a);
         for (int32_t k = 0; k < O; k++) {
+            if (rows) {
+                for (int h8 = 0; h8 < WL; h8 += 8)
+                    wg_output_row8(c->out, mb + (size_t)k * ldm + tp * WL + h8,
+                                   (size_t)OP * 6 * ldm, k, O, g, tg + h8, c->accumulate);
+                continue;
+            }
             for (int xi = 0; xi < a2; xi++) {
                 const float *s = mb + ((size_t)xi * OP * 6 + k) * ldm + tp * WL;
                 float *dd = mm + xi * WL;
@@ -759,11 +775,6 @@ __attribute__((noinline)) static void wg_fwd_output(const wg_fctx *c, const floa
                 out2d_2(y, mm);
             else
                 out2d_4(y, mm);
-            if (rows) {
-                wg_scatter_row8(c->out, y, k, O, g, tg, 0, c->accumulate);
-                wg_scatter_row8(c->out, y, k, O, g, tg + 8, 8, c->accumulate);
-                continue;
-            }
             wg_out_tiles(&ot, g, &ln, c->out, k, O);
             wg_scatter_out(&ot, y, g, c->accumulate);
         }
