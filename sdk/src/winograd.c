@@ -125,9 +125,16 @@ static int64_t wg_dw_tiles(const wg_geo *g) {
     return tbw < WL ? WL : tbw;
 }
 
+/* dweight: one product part's scratch, V[xi] in 16-channel panels and 6
+ * zero-padded rows of dM. */
+static size_t wg_dw_pack_floats(const wg_geo *g) {
+    return (size_t)(ceil_div(g->r, 16) * 16 + 6) * (size_t)wg_dw_tiles(g);
+}
+
 static size_t wg_dw_ws(const wg_geo *g) {
     size_t du = (size_t)g->a2 * g->o * g->r;
-    return du + (size_t)g->a2 * (wg_dw_tiles(g) * ((size_t)g->r + g->o) + 2 * WG_XI_PAD);
+    return du + (size_t)g->a2 * (wg_dw_tiles(g) * ((size_t)g->r + g->o) + 2 * WG_XI_PAD) +
+           (size_t)MOCO_POOL_MAX_THREADS * MOCO_POOL_PARTS_PER_THREAD * wg_dw_pack_floats(g);
 }
 
 size_t moco_wg_workspace(const moco_conv_shape *s0, int32_t m) {
@@ -833,85 +840,21 @@ static inline float wg_hsum(__m256 v) {
     return _mm_cvtss_f32(q);
 }
 
-/* du (KB x CB, row stride ldu) (+)= dm (KB rows of n floats, row stride
- * dr) . v (CB rows, row stride vr)^T: dot products along the tiles of the
- * block, 8 lanes per FMA; n is a multiple of 8. */
-static inline __attribute__((always_inline)) void mk_dot_block(
-    const int KB, const int CB, int64_t n, const float *restrict dm, int64_t dr,
-    const float *restrict v, int64_t vr, float *restrict du, int64_t ldu, int first) {
-    __m256 acc[4][3];
-    for (int kk = 0; kk < KB; kk++)
-        for (int cc = 0; cc < CB; cc++) acc[kk][cc] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n; i += 8) {
-        __m256 x[3];
-        for (int cc = 0; cc < CB; cc++) x[cc] = _mm256_loadu_ps(v + cc * vr + i);
-        for (int kk = 0; kk < KB; kk++) {
-            __m256 y = _mm256_loadu_ps(dm + kk * dr + i);
-            for (int cc = 0; cc < CB; cc++) acc[kk][cc] = _mm256_fmadd_ps(y, x[cc], acc[kk][cc]);
-        }
-    }
-    for (int kk = 0; kk < KB; kk++)
-        for (int cc = 0; cc < CB; cc++) {
-            float sum = wg_hsum(acc[kk][cc]);
-            float *o = du + (size_t)kk * ldu + cc;
-            *o = first ? sum : *o + sum;
-        }
+/* c (6 x 16) (+)= 6 rows of dm (row stride dr) . bp (packed 16-wide) over
+ * n tiles: the 6x16 kernel broadcasting straight from the dm rows. */
+__attribute__((noinline)) static void mk_kernel_6x16_rows(int64_t n, const float *restrict dm,
+                                                          int64_t dr, const float *restrict bp,
+                                                          float *restrict c, int64_t ldc,
+                                                          int accumulate) {
+    mk_kernel_6x16_body(n, dm, dr, 1, bp, c, ldc, accumulate);
 }
-
-/* The main case, with the 12 accumulators spelled out so that they stay in
- * registers (3 of v held, 1 of dm loaded at a time: 16 in all). */
-__attribute__((noinline)) static void mk_dot_4x3(int64_t n, const float *restrict dm, int64_t dr,
-                                                 const float *restrict v, int64_t vr,
-                                                 float *restrict du, int64_t ldu, int first) {
-    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
-    __m256 a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
-    const float *v0 = v, *v1 = v + vr, *v2 = v + 2 * vr;
-    const float *d0 = dm, *d1 = dm + dr, *d2 = dm + 2 * dr, *d3 = dm + 3 * dr;
-    for (int64_t i = 0; i < n; i += 8) {
-        __m256 x0 = _mm256_loadu_ps(v0 + i), x1 = _mm256_loadu_ps(v1 + i);
-        __m256 x2 = _mm256_loadu_ps(v2 + i), y;
-        y = _mm256_loadu_ps(d0 + i);
-        a00 = _mm256_fmadd_ps(y, x0, a00);
-        a01 = _mm256_fmadd_ps(y, x1, a01);
-        a02 = _mm256_fmadd_ps(y, x2, a02);
-        y = _mm256_loadu_ps(d1 + i);
-        a10 = _mm256_fmadd_ps(y, x0, a10);
-        a11 = _mm256_fmadd_ps(y, x1, a11);
-        a12 = _mm256_fmadd_ps(y, x2, a12);
-        y = _mm256_loadu_ps(d2 + i);
-        a20 = _mm256_fmadd_ps(y, x0, a20);
-        a21 = _mm256_fmadd_ps(y, x1, a21);
-        a22 = _mm256_fmadd_ps(y, x2, a22);
-        y = _mm256_loadu_ps(d3 + i);
-        a30 = _mm256_fmadd_ps(y, x0, a30);
-        a31 = _mm256_fmadd_ps(y, x1, a31);
-        a32 = _mm256_fmadd_ps(y, x2, a32);
-    }
-    const __m256 acc[12] = {a00, a01, a02, a10, a11, a12, a20, a21, a22, a30, a31, a32};
-    for (int i = 0; i < 12; i++) {
-        float *o = du + (size_t)(i / 3) * ldu + i % 3;
-        float sum = wg_hsum(acc[i]);
-        *o = first ? sum : *o + sum;
-    }
-}
-
-#define WG_DOT(KB, CB)                                                                   \
-    __attribute__((noinline)) static void mk_dot_##KB##x##CB(                           \
-        int64_t n, const float *dm, int64_t dr, const float *v, int64_t vr, float *du,   \
-        int64_t ldu, int first) {                                                        \
-        mk_dot_block(KB, CB, n, dm, dr, v, vr, du, ldu, first);                          \
-    }
-WG_DOT(4, 2)
-WG_DOT(4, 1)
-WG_DOT(1, 3)
-WG_DOT(1, 2)
-WG_DOT(1, 1)
 
 typedef struct wg_dctx {
     const wg_geo *g;
     const float *dout, *in;
     float *du, *vb, *db;
     float *dweight;
+    float *pack;           /* per part: wg_dw_pack_floats */
     int64_t t0, nt;
     int32_t first;
 } wg_dctx;
@@ -926,45 +869,85 @@ static void wg_dw_transform_part(void *vctx, int32_t part, int32_t nparts) {
     wg_dm_tiles(c->db, c->dout, c->g->o, c->g, c->t0, c->nt, lo, hi);
 }
 
-/* dU[xi] (o, r) (+)= dM[xi] . V[xi]^T over the block, split by xi. */
+/* Tiles per product of the weight gradient: each dU element adds one 6x16
+ * kernel's sequential sum over this many tiles at a time, so its rounding
+ * error grows like a sum of this length plus the number of chunks, not
+ * like the block's length. */
+#define WG_DW_CHUNK 64
+
+/* bp[cb][t][16] <- v[c][t] (rows of n floats, row stride n; n a multiple
+ * of 8) for the 16 channels cb*16 .. of C, zero beyond C. */
+static void wg_dw_pack_v(float *bp, const float *v, int32_t C, int64_t n) {
+    const __m256 zero = _mm256_setzero_ps();
+    for (int32_t c0 = 0; c0 < C; c0 += 16) {
+        float *dst = bp + (size_t)c0 * n;
+        for (int64_t t = 0; t < n; t += 8)
+            for (int half = 0; half < 2; half++) {
+                __m256 r[8];
+                for (int i = 0; i < 8; i++) {
+                    int32_t cc = c0 + half * 8 + i;
+                    r[i] = cc < C ? _mm256_loadu_ps(v + (size_t)cc * n + t) : zero;
+                }
+                wg_transpose8(r);
+                for (int i = 0; i < 8; i++)
+                    _mm256_storeu_ps(dst + (size_t)(t + i) * 16 + half * 8, r[i]);
+            }
+    }
+}
+
+/* dU rows k0 .. k0 + kr (kr <= 6), columns c0 .. c0 + cr (cr <= 16) (+)=
+ * dm rows . bp panel over n tiles, in chunks of WG_DW_CHUNK. Partial
+ * blocks go through a 6 x 16 buffer (rows of dm beyond kr are read from a
+ * zeroed copy so nothing past the buffer is touched). */
+static void wg_dw_tile(float *du, int64_t ldu, const float *dm, int64_t dr, const float *bp,
+                       int64_t n, int32_t kr, int32_t cr, int first, float *pad_rows) {
+    const int full = kr == 6 && cr == 16;
+    float tmp[6 * 16];
+    if (kr < 6) {
+        memset(pad_rows, 0, sizeof(float) * 6 * (size_t)n);
+        for (int32_t i = 0; i < kr; i++)
+            memcpy(pad_rows + (size_t)i * n, dm + (size_t)i * dr, sizeof(float) * (size_t)n);
+        dm = pad_rows;
+        dr = n;
+    }
+    float *c = full ? du : tmp;
+    const int64_t ldc = full ? ldu : 16;
+    for (int64_t t = 0; t < n; t += WG_DW_CHUNK) {
+        int64_t len = n - t < WG_DW_CHUNK ? n - t : WG_DW_CHUNK;
+        int acc = full ? !(first && t == 0) : t > 0;
+        mk_kernel_6x16_rows(len, dm + t, dr, bp + (size_t)t * 16, c, ldc, acc);
+    }
+    if (!full)
+        for (int32_t i = 0; i < kr; i++)
+            for (int32_t j = 0; j < cr; j++) {
+                float *o = du + (size_t)i * ldu + j;
+                *o = first ? tmp[i * 16 + j] : *o + tmp[i * 16 + j];
+            }
+}
+
+/* dU[xi] (o, r) (+)= dM[xi] . V[xi]^T over the block, split by xi: V[xi]
+ * transposed into 16-channel panels, then 6x16 kernels over the tiles. */
 static void wg_dw_gemm_part(void *vctx, int32_t part, int32_t nparts) {
     const wg_dctx *c = vctx;
     const wg_geo *g = c->g;
     const int32_t K = g->o, C = g->r;
     const int64_t ntp = ceil_div(c->nt, WL);
+    /* rows of ntp panels: panel stride 16, row stride ntp * 16 */
+    const int64_t row = ntp * WL;
+    float *bp = c->pack + (size_t)part * wg_dw_pack_floats(g);
+    float *pad_rows = bp + (size_t)ceil_div(C, 16) * 16 * wg_dw_tiles(g);
     int64_t lo, hi;
     moco_part_range(g->a2, part, nparts, 1, &lo, &hi);
     for (int64_t xi = lo; xi < hi; xi++) {
         const float *dm = c->db + (size_t)xi * wg_xi_stride(ntp * K * WL);
         const float *v = c->vb + (size_t)xi * wg_xi_stride(ntp * C * WL);
         float *du = c->du + (size_t)xi * K * C;
-        /* rows of ntp panels: panel stride 16, row stride ntp * 16 */
-        const int64_t row = ntp * WL;
-        int32_t k = 0;
-        for (; k + 4 <= K; k += 4) {
-            int32_t cc = 0;
-            for (; cc + 3 <= C; cc += 3)
-                mk_dot_4x3(row, dm + (size_t)k * row, row, v + (size_t)cc * row, row,
-                           du + (size_t)k * C + cc, C, c->first);
-            if (C - cc == 2)
-                mk_dot_4x2(row, dm + (size_t)k * row, row, v + (size_t)cc * row, row,
-                           du + (size_t)k * C + cc, C, c->first);
-            else if (C - cc == 1)
-                mk_dot_4x1(row, dm + (size_t)k * row, row, v + (size_t)cc * row, row,
-                           du + (size_t)k * C + cc, C, c->first);
-        }
-        for (; k < K; k++) {
-            int32_t cc = 0;
-            for (; cc + 3 <= C; cc += 3)
-                mk_dot_1x3(row, dm + (size_t)k * row, row, v + (size_t)cc * row, row,
-                           du + (size_t)k * C + cc, C, c->first);
-            if (C - cc == 2)
-                mk_dot_1x2(row, dm + (size_t)k * row, row, v + (size_t)cc * row, row,
-                           du + (size_t)k * C + cc, C, c->first);
-            else if (C - cc == 1)
-                mk_dot_1x1(row, dm + (size_t)k * row, row, v + (size_t)cc * row, row,
-                           du + (size_t)k * C + cc, C, c->first);
-        }
+        wg_dw_pack_v(bp, v, C, row);
+        for (int32_t c0 = 0; c0 < C; c0 += 16)
+            for (int32_t k = 0; k < K; k += 6)
+                wg_dw_tile(du + (size_t)k * C + c0, C, dm + (size_t)k * row, row,
+                           bp + (size_t)c0 * row, row, K - k < 6 ? K - k : 6,
+                           C - c0 < 16 ? C - c0 : 16, c->first, pad_rows);
     }
 }
 
@@ -1018,7 +1001,8 @@ void moco_wg_backward(float *din, float *dweight, const float *dout, const float
         float *du = ws;
         float *vb = du + (size_t)g.a2 * g.o * g.r;
         float *db = vb + (size_t)g.a2 * (tbw * g.r + WG_XI_PAD);
-        wg_dctx c = {&g, dout, in, du, vb, db, dweight, 0, 0, 1};
+        float *pack = db + (size_t)g.a2 * (tbw * g.o + WG_XI_PAD);
+        wg_dctx c = {&g, dout, in, du, vb, db, dweight, pack, 0, 0, 1};
         int serial = g.t * g.o * g.r < 65536;
         for (int64_t t0 = 0; t0 < g.t; t0 += tbw) {
             c.t0 = t0;

@@ -119,12 +119,13 @@ static void test_winograd_vs_naive(void) {
 }
 
 /* More tiles than one dweight block (2048 F(2x2) tiles of 64 + 64 channels
- * against blocks of 1024). */
+ * against blocks of 1024; 512 F(4x4) tiles against blocks of 448). */
 static void test_winograd_many_blocks(void) {
     if (!wg_available()) return;
     moco_rng r;
     moco_rng_seed(&r, 22);
     wg_compare(wg_make(8, 64, 32, 32, 64), 2, &r);
+    wg_compare(wg_make(8, 64, 32, 32, 64), 4, &r);
 }
 
 static void test_winograd_refuses(void) {
