@@ -57,7 +57,8 @@ abs_path() { (cd "$1" && pwd -P); }
 
 done_msg() {
     local dir
-    dir=$(abs_path "$1")
+    # the path as given (a link stays a link), as run.sh exports it
+    dir=$(cd "$1" && pwd)
     echo "CIFAR-10 ready in $dir"
     echo "Use it with:  export MOCO_CIFAR10_DIR=$dir   (INI: path = \${MOCO_CIFAR10_DIR})"
 }
