@@ -859,14 +859,22 @@ typedef struct wg_dctx {
     int32_t first;
 } wg_dctx;
 
-/* Transforms of one block, split by panels of 16 tiles. */
+/* Transforms of one block, split by panels of 16 tiles and, within a
+ * panel, input (V) and output-gradient (dM) transforms: a block of 4
+ * panels still gives 8 parts something to do. */
 static void wg_dw_transform_part(void *vctx, int32_t part, int32_t nparts) {
     const wg_dctx *c = vctx;
+    const int64_t ntp = ceil_div(c->nt, WL);
     int64_t lo, hi;
-    moco_part_range(ceil_div(c->nt, WL), part, nparts, 1, &lo, &hi);
-    wg_input_tiles(c->vb, c->in, c->g->r, c->g, c->t0, c->nt, lo, hi, WL,
-                   ceil_div(c->nt, WL) * WL);
-    wg_dm_tiles(c->db, c->dout, c->g->o, c->g, c->t0, c->nt, lo, hi);
+    moco_part_range(2 * ntp, part, nparts, 1, &lo, &hi);
+    for (int64_t u = lo; u < hi; u++) {
+        const int64_t tp = u >> 1;
+        if (u & 1)
+            wg_dm_tiles(c->db, c->dout, c->g->o, c->g, c->t0, c->nt, tp, tp + 1);
+        else
+            wg_input_tiles(c->vb, c->in, c->g->r, c->g, c->t0, c->nt, tp, tp + 1, WL,
+                           ntp * WL);
+    }
 }
 
 /* Tiles per product of the weight gradient: each dU element adds one 6x16
@@ -925,8 +933,14 @@ static void wg_dw_tile(float *du, int64_t ldu, const float *dm, int64_t dr, cons
             }
 }
 
-/* dU[xi] (o, r) (+)= dM[xi] . V[xi]^T over the block, split by xi: V[xi]
- * transposed into 16-channel panels, then 6x16 kernels over the tiles. */
+/* Row groups of dU per transform index in the product's work split: 36 or
+ * 16 indices alone leave 8 parts uneven (4 or 5 each); 4 groups per index
+ * even them out. No sum is divided: each dU element is one group's. */
+#define WG_DW_KGROUPS 4
+
+/* dU[xi] (o, r) (+)= dM[xi] . V[xi]^T over the block, split by (xi, group
+ * of 6-row panels of dU): V[xi] transposed into 16-channel panels once per
+ * xi a part meets, then 6x16 kernels over the tiles. */
 static void wg_dw_gemm_part(void *vctx, int32_t part, int32_t nparts) {
     const wg_dctx *c = vctx;
     const wg_geo *g = c->g;
@@ -934,17 +948,24 @@ static void wg_dw_gemm_part(void *vctx, int32_t part, int32_t nparts) {
     const int64_t ntp = ceil_div(c->nt, WL);
     /* rows of ntp panels: panel stride 16, row stride ntp * 16 */
     const int64_t row = ntp * WL;
+    const int64_t kpanels = ceil_div(K, 6);
+    const int64_t kgroups = kpanels < WG_DW_KGROUPS ? kpanels : WG_DW_KGROUPS;
     float *bp = c->pack + (size_t)part * wg_dw_pack_floats(g);
     float *pad_rows = bp + (size_t)ceil_div(C, 16) * 16 * wg_dw_tiles(g);
-    int64_t lo, hi;
-    moco_part_range(g->a2, part, nparts, 1, &lo, &hi);
-    for (int64_t xi = lo; xi < hi; xi++) {
+    int64_t lo, hi, packed = -1;
+    moco_part_range(g->a2 * kgroups, part, nparts, 1, &lo, &hi);
+    for (int64_t u = lo; u < hi; u++) {
+        const int64_t xi = u / kgroups, kg = u % kgroups;
         const float *dm = c->db + (size_t)xi * wg_xi_stride(ntp * K * WL);
-        const float *v = c->vb + (size_t)xi * wg_xi_stride(ntp * C * WL);
         float *du = c->du + (size_t)xi * K * C;
-        wg_dw_pack_v(bp, v, C, row);
+        if (packed != xi) {
+            wg_dw_pack_v(bp, c->vb + (size_t)xi * wg_xi_stride(ntp * C * WL), C, row);
+            packed = xi;
+        }
+        const int32_t k0 = (int32_t)(kpanels * kg / kgroups * 6);
+        const int32_t k1 = (int32_t)(kpanels * (kg + 1) / kgroups * 6 < K ? kpanels * (kg + 1) / kgroups * 6 : K);
         for (int32_t c0 = 0; c0 < C; c0 += 16)
-            for (int32_t k = 0; k < K; k += 6)
+            for (int32_t k = k0; k < k1; k += 6)
                 wg_dw_tile(du + (size_t)k * C + c0, C, dm + (size_t)k * row, row,
                            bp + (size_t)c0 * row, row, K - k < 6 ? K - k : 6,
                            C - c0 < 16 ? C - c0 : 16, c->first, pad_rows);
@@ -1004,10 +1025,13 @@ void moco_wg_backward(float *din, float *dweight, const float *dout, const float
         float *pack = db + (size_t)g.a2 * (tbw * g.o + WG_XI_PAD);
         wg_dctx c = {&g, dout, in, du, vb, db, dweight, pack, 0, 0, 1};
         int serial = g.t * g.o * g.r < 65536;
-        for (int64_t t0 = 0; t0 < g.t; t0 += tbw) {
+        /* blocks of equal size (at most tbw): 128 tiles against tbw = 112
+         * run as 2 x 64, not 112 + 16 (a one-panel block for 8 parts) */
+        const int64_t tb = ceil_div(ceil_div(g.t, ceil_div(g.t, tbw)), WL) * WL;
+        for (int64_t t0 = 0; t0 < g.t; t0 += tb) {
             c.t0 = t0;
-            c.nt = g.t - t0 < tbw ? g.t - t0 : tbw;
-            moco_pool_run(wg_dw_transform_part, &c, nparts, serial);
+            c.nt = g.t - t0 < tb ? g.t - t0 : tb;
+            moco_pool_run(wg_dw_transform_part, &c, nparts > 1 ? 4 * nparts : 1, serial);
             moco_pool_run(wg_dw_gemm_part, &c, nparts, serial);
             c.first = 0;
         }
