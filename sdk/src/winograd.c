@@ -904,20 +904,13 @@ static void wg_dw_pack_v(float *bp, const float *v, int32_t C, int64_t n) {
 }
 
 /* dU rows k0 .. k0 + kr (kr <= 6), columns c0 .. c0 + cr (cr <= 16) (+)=
- * dm rows . bp panel over n tiles, in chunks of WG_DW_CHUNK. Partial
- * blocks go through a 6 x 16 buffer (rows of dm beyond kr are read from a
- * zeroed copy so nothing past the buffer is touched). */
+ * dm rows . bp panel over n tiles, in chunks of WG_DW_CHUNK. dm has 6
+ * readable rows (a partial panel comes zero-padded, see wg_dw_gemm_part);
+ * partial blocks go through a 6 x 16 buffer. */
 static void wg_dw_tile(float *du, int64_t ldu, const float *dm, int64_t dr, const float *bp,
-                       int64_t n, int32_t kr, int32_t cr, int first, float *pad_rows) {
+                       int64_t n, int32_t kr, int32_t cr, int first) {
     const int full = kr == 6 && cr == 16;
     float tmp[6 * 16];
-    if (kr < 6) {
-        memset(pad_rows, 0, sizeof(float) * 6 * (size_t)n);
-        for (int32_t i = 0; i < kr; i++)
-            memcpy(pad_rows + (size_t)i * n, dm + (size_t)i * dr, sizeof(float) * (size_t)n);
-        dm = pad_rows;
-        dr = n;
-    }
     float *c = full ? du : tmp;
     const int64_t ldc = full ? ldu : 16;
     for (int64_t t = 0; t < n; t += WG_DW_CHUNK) {
@@ -964,11 +957,18 @@ static void wg_dw_gemm_part(void *vctx, int32_t part, int32_t nparts) {
         }
         const int32_t k0 = (int32_t)(kpanels * kg / kgroups * 6);
         const int32_t k1 = (int32_t)(kpanels * (kg + 1) / kgroups * 6 < K ? kpanels * (kg + 1) / kgroups * 6 : K);
+        /* a last panel of fewer than 6 rows is read from a zero-padded copy,
+         * so that nothing past the slice is touched */
+        const int32_t kp = K % 6 && k1 == K ? K - K % 6 : K;
+        if (kp < K) {
+            memset(pad_rows, 0, sizeof(float) * 6 * (size_t)row);
+            memcpy(pad_rows, dm + (size_t)kp * row, sizeof(float) * (size_t)(K - kp) * row);
+        }
         for (int32_t c0 = 0; c0 < C; c0 += 16)
             for (int32_t k = k0; k < k1; k += 6)
-                wg_dw_tile(du + (size_t)k * C + c0, C, dm + (size_t)k * row, row,
-                           bp + (size_t)c0 * row, row, K - k < 6 ? K - k : 6,
-                           C - c0 < 16 ? C - c0 : 16, c->first, pad_rows);
+                wg_dw_tile(du + (size_t)k * C + c0, C, k < kp ? dm + (size_t)k * row : pad_rows,
+                           row, bp + (size_t)c0 * row, row, K - k < 6 ? K - k : 6,
+                           C - c0 < 16 ? C - c0 : 16, c->first);
     }
 }
 
