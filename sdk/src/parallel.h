@@ -45,8 +45,8 @@ static inline void moco_part_range(int64_t n, int32_t part, int32_t nparts, int6
  * (MOCO_FAST_KERNELS=0 in the environment turns every fast path of this
  * library off, for measuring what each one gives). */
 int moco_fast_avx2(void);
-/* [any] Bit mask of disabled fast paths from MOCO_FAST_KERNELS_OFF: a
- * comma list of winograd, winograd4, fuse, pool (see each kernel). */
+/* [any] 1 when MOCO_FAST_KERNELS_OFF, a comma list, names this fast path
+ * (winograd, wide, gemm: see each kernel). */
 int moco_fast_off(const char *name);
 
 #endif

@@ -32,6 +32,8 @@
 /* Forward: floats of a part's V + M buffers per block (~768 KiB: the
  * block's operands stay in L2 / the local L3 slice). */
 #define WG_FWD_BUDGET (192 * 1024)
+/* Forward, wide schedule: floats of V + M for one group of tiles (16 MiB). */
+#define WG_WIDE_BUDGET (4 * 1024 * 1024)
 /* dweight: floats of V + dM per block of tiles (~8 MiB). Larger blocks
  * touch the dU accumulators fewer times. */
 #define WG_DW_BUDGET (2 * 1024 * 1024)
@@ -84,6 +86,7 @@ typedef struct wg_geo {
     int32_t th, tw;        /* tiles per image row / column */
     int64_t p, t;          /* tiles per image, tiles in the batch */
     int32_t tb;            /* tiles per forward block (multiple of WL) */
+    int64_t tw_max;        /* wide schedule: tiles per group at most (multiple of WL) */
 } wg_geo;
 
 static void wg_geo_init(wg_geo *g, const moco_conv_shape *s, int32_t m, int32_t o, int32_t r) {
@@ -105,6 +108,8 @@ static void wg_geo_init(wg_geo *g, const moco_conv_shape *s, int32_t m, int32_t 
     if (groups < 1) groups = 1;
     if (groups > 32) groups = 32;
     g->tb = (int32_t)(groups * WL);
+    int64_t wide = WG_WIDE_BUDGET / ((int64_t)g->a2 * (r + 6 * g->op)) / WL * WL;
+    g->tw_max = wide < WL ? WL : wide;
 }
 
 /* One forward part's V (padded slices) and M buffers. */
@@ -112,9 +117,15 @@ static size_t wg_fwd_part_floats(const wg_geo *g) {
     return (size_t)g->a2 * ((size_t)g->tb * g->r + WG_XI_PAD + (size_t)g->tb * 6 * g->op);
 }
 
+/* The wide schedule's V (padded slices) and M for tw_max tiles. */
+static size_t wg_wide_floats(const wg_geo *g) {
+    return (size_t)g->a2 * ((size_t)g->tw_max * (g->r + 6 * g->op) + WG_XI_PAD);
+}
+
 static size_t wg_fwd_ws(const wg_geo *g, int32_t parts) {
     size_t ua = (size_t)g->a2 * g->op * 6 * g->r;
-    return ua + (size_t)parts * wg_fwd_part_floats(g);
+    size_t blocks = (size_t)parts * wg_fwd_part_floats(g), wide = wg_wide_floats(g);
+    return ua + (blocks > wide ? blocks : wide);
 }
 
 /* dweight: tiles per block (a multiple of WL) so that the block's V and dM
@@ -382,14 +393,65 @@ __attribute__((noinline)) static void wg_gather_tiles(float *restrict d,
 
 /* ---- weight transform into the packed A operand ------------------------ */
 /* ua[((xi * op + o / 6) * r + rr) * 6 + o % 6] = (G g(o, rr) G^T)[xi], where
- * g(o, rr)[p][q] = w[base + o * so + rr * sr + p * sp + q * sq]. Rows o >= O
- * (panel padding) are zero. */
+ * g(o, rr)[p][q] = w[base + o * so + rr * sr + p * sp + q * sq] with
+ * sq = +-1, sp = 3 sq (a kernel's 9 taps contiguous, in order or reversed).
+ * Rows o >= O (panel padding) are zero. */
 typedef struct wg_wctx {
     const wg_geo *g;
     float *ua;
     const float *w;
     ptrdiff_t base, so, sr, sp, sq;
 } wg_wctx;
+
+/* dst[l * 6 + q6] = u[q6][xi * WL + l] for l < lanes: 8 x 8 transposes of
+ * the 6 rows (and 2 zero rows); each lane's 6 floats are stored as 8, the
+ * last 2 overwritten by the next lane's, and the last lane's as 4 + 2. */
+static inline void wg_store_panel(float *restrict dst, const float (*u)[36 * WL], int xi,
+                                  int lanes) {
+    for (int h8 = 0; h8 < lanes; h8 += 8) {
+        __m256 r[8];
+        for (int q6 = 0; q6 < 6; q6++) r[q6] = _mm256_loadu_ps(u[q6] + xi * WL + h8);
+        r[6] = r[7] = _mm256_setzero_ps();
+        wg_transpose8(r);
+        const int n = lanes - h8 < 8 ? lanes - h8 : 8;
+        float *d = dst + (size_t)h8 * 6;
+        for (int l = 0; l + 1 < n; l++) _mm256_storeu_ps(d + l * 6, r[l]);
+        d += (n - 1) * 6;
+        _mm_storeu_ps(d, _mm256_castps256_ps128(r[n - 1]));
+        _mm_storel_pi((__m64 *)(d + 4), _mm256_extractf128_ps(r[n - 1], 1));
+    }
+}
+
+/* gin[pq][l] = tap pq of lane l < lanes (0 past them), the 9 taps of lane l
+ * being contiguous from t = t0 + l * sr: t[pq] (forward), or t[-pq] (rev,
+ * din's rotated kernel). 8 taps per lane in one load, lanes into place by
+ * transposes; tap 8 assembled in registers. */
+static inline void wg_load_taps(float *restrict gin, const float *t0, ptrdiff_t sr, int lanes,
+                                int rev) {
+    const __m256i reverse = _mm256_setr_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+    for (int h8 = 0; h8 < WL; h8 += 8) {
+        __m256 r[8];
+        float t8[8];
+        for (int q = 0; q < 8; q++) {
+            const int l = h8 + q;
+            const float *t = t0 + l * sr;
+            if (l >= lanes) {
+                r[q] = _mm256_setzero_ps();
+                t8[q] = 0.0f;
+            } else if (rev) {
+                r[q] = _mm256_permutevar8x32_ps(_mm256_loadu_ps(t - 7), reverse);
+                t8[q] = t[-8];
+            } else {
+                r[q] = _mm256_loadu_ps(t);
+                t8[q] = t[8];
+            }
+        }
+        wg_transpose8(r);
+        for (int pq = 0; pq < 8; pq++) _mm256_storeu_ps(gin + pq * WL + h8, r[pq]);
+        _mm256_storeu_ps(gin + 8 * WL + h8, _mm256_setr_ps(t8[0], t8[1], t8[2], t8[3], t8[4],
+                                                          t8[5], t8[6], t8[7]));
+    }
+}
 
 __attribute__((noinline)) static void wg_weights_part(void *vctx, int32_t part, int32_t nparts) {
     const wg_wctx *c = vctx;
@@ -410,25 +472,16 @@ __attribute__((noinline)) static void wg_weights_part(void *vctx, int32_t part, 
                     for (int i = 0; i < a2 * WL; i++) u[q6][i] = 0.0f;
                     continue;
                 }
-                for (int pq = 0; pq < 9; pq++) {
-                    int p = pq / 3, q = pq % 3;
-                    float *dst = gin + pq * WL;
-                    const float *src = c->w + c->base + o * c->so + (ptrdiff_t)r0 * c->sr +
-                                       p * c->sp + q * c->sq;
-                    int l = 0;
-                    for (; l < lanes; l++) dst[l] = src[l * c->sr];
-                    for (; l < WL; l++) dst[l] = 0.0f;
-                }
+                wg_load_taps(gin, c->w + c->base + o * c->so + (ptrdiff_t)r0 * c->sr, c->sr,
+                             lanes, c->sq < 0);
                 if (g->m == 2)
                     w2d_2(u[q6], gin);
                 else
                     w2d_4(u[q6], gin);
             }
-            for (int xi = 0; xi < a2; xi++) {
-                float *dst = c->ua + (((size_t)xi * g->op + o0 / 6) * R + r0) * 6;
-                for (int l = 0; l < lanes; l++)
-                    for (int q6 = 0; q6 < 6; q6++) dst[l * 6 + q6] = u[q6][xi * WL + l];
-            }
+            for (int xi = 0; xi < a2; xi++)
+                wg_store_panel(c->ua + (((size_t)xi * g->op + o0 / 6) * R + r0) * 6, u, xi,
+                               lanes);
         }
     }
 }
@@ -571,8 +624,10 @@ static inline void wg_out_tiles(wg_otiles *ot, const wg_geo *g, const wg_lanes *
     }
 }
 
-/* d (m x m lanes) <- the squares of ot (zero outside the image). */
-static inline void wg_gather_out(float *restrict d, const wg_otiles *ot, const wg_geo *g) {
+/* d (m x m lanes) <- the squares of ot, moved on by off floats (another
+ * channel), zero outside the image. */
+static inline void wg_gather_out(float *restrict d, const wg_otiles *ot, size_t off,
+                                 const wg_geo *g) {
     const int32_t m = g->m, w = g->w;
     for (int h8 = 0; h8 < WL; h8 += 8)
         for (int i = 0; i < m; i++) {
@@ -580,7 +635,7 @@ static inline void wg_gather_out(float *restrict d, const wg_otiles *ot, const w
             for (int q = 0; q < 8; q++) {
                 const int l = h8 + q;
                 r[q] = ot->o[l] && i < ot->mi[l]
-                           ? _mm256_maskload_ps(ot->o[l] + (size_t)i * w, ot->mask[l])
+                           ? _mm256_maskload_ps(ot->o[l] + off + (size_t)i * w, ot->mask[l])
                            : _mm256_setzero_ps();
             }
             wg_transpose8(r);
@@ -588,10 +643,10 @@ static inline void wg_gather_out(float *restrict d, const wg_otiles *ot, const w
         }
 }
 
-/* The squares of ot (=, or += when accumulate) y (m x m lanes), inside the
- * image only. */
-static inline void wg_scatter_out(const wg_otiles *ot, const float *y, const wg_geo *g,
-                                  int32_t accumulate) {
+/* The squares of ot moved on by off floats (=, or += when accumulate) y
+ * (m x m lanes), inside the image only. */
+static inline void wg_scatter_out(const wg_otiles *ot, size_t off, const float *y,
+                                  const wg_geo *g, int32_t accumulate) {
     const int32_t m = g->m, w = g->w;
     for (int h8 = 0; h8 < WL; h8 += 8)
         for (int i = 0; i < m; i++) {
@@ -602,7 +657,7 @@ static inline void wg_scatter_out(const wg_otiles *ot, const float *y, const wg_
             for (int q = 0; q < 8; q++) {
                 const int l = h8 + q;
                 if (!ot->o[l] || i >= ot->mi[l]) continue;
-                float *p = ot->o[l] + (size_t)i * w;
+                float *p = ot->o[l] + off + (size_t)i * w;
                 __m256 v = accumulate ? _mm256_add_ps(_mm256_maskload_ps(p, ot->mask[l]), r[q])
                                       : r[q];
                 _mm256_maskstore_ps(p, ot->mask[l], v);
@@ -705,6 +760,7 @@ __attribute__((noinline)) static void wg_dm_tiles(float *db, const float *dy, in
         const int64_t tg = t0 + tp * WL;
         const int rows = rows_ok && tg + WL <= t0 + nt;
         wg_lanes_init(&ln, g, tg, t0 + nt, m);
+        if (!rows) wg_out_tiles(&ot, g, &ln, dy, 0, K);
         for (int32_t k = 0; k < K; k++) {
             if (rows) {
                 /* 8 tiles of a tile row: 2 rows of 16 contiguous outputs */
@@ -720,8 +776,7 @@ __attribute__((noinline)) static void wg_dm_tiles(float *db, const float *dy, in
                     }
                 }
             } else {
-                wg_out_tiles(&ot, g, &ln, dy, k, K);
-                wg_gather_out(d, &ot, g);
+                wg_gather_out(d, &ot, (size_t)k * plane, g);
             }
             if (m == 2)
                 dm2d_2(v, d);
@@ -736,36 +791,40 @@ __attribute__((noinline)) static void wg_dm_tiles(float *db, const float *dy, in
     }
 }
 
-/* M[xi] (op*6, ntp*16) = U[xi] . V[xi] */
+/* M[xi] (op*6, ntp*16) = U[xi] . V[xi], for the (xi, 6-row panel) units
+ * u = xi * op + kp in [u_lo, u_hi) */
 __attribute__((noinline)) static void wg_fwd_gemm(const wg_fctx *c, const float *vb, float *mb,
-                                                  int64_t nt) {
+                                                  int64_t nt, int64_t u_lo, int64_t u_hi) {
     const wg_geo *g = c->g;
-    const int32_t a2 = g->a2, R = g->r, OP = g->op;
+    const int32_t R = g->r, OP = g->op;
     const int64_t ntp = ceil_div(nt, WL), ldm = ntp * WL, xs = wg_xi_stride(ntp * R * WL);
-    for (int xi = 0; xi < a2; xi++)
-        for (int32_t kp = 0; kp < OP; kp++) {
-            const float *ap = c->ua + ((size_t)xi * OP + kp) * R * 6;
-            for (int64_t tp = 0; tp < ntp; tp++)
-                mk_kernel_6x16(R, ap, vb + (size_t)xi * xs + (size_t)tp * R * WL,
-                               mb + ((size_t)xi * OP * 6 + (size_t)kp * 6) * ldm + tp * WL, ldm,
-                               0);
-        }
+    for (int64_t u = u_lo; u < u_hi; u++) {
+        const int64_t xi = u / OP, kp = u % OP;
+        const float *ap = c->ua + (size_t)u * R * 6;
+        for (int64_t tp = 0; tp < ntp; tp++)
+            mk_kernel_6x16(R, ap, vb + (size_t)xi * xs + (size_t)tp * R * WL,
+                           mb + ((size_t)xi * OP * 6 + (size_t)kp * 6) * ldm + tp * WL, ldm, 0);
+    }
 }
 
-/* Y = A^T M A, scattered to the output planes */
+/* Y = A^T M A, scattered to the output planes, for the panels of 16 tiles
+ * tp in [tp_lo, tp_hi) of the group of nt tiles at t0 */
 __attribute__((noinline)) static void wg_fwd_output(const wg_fctx *c, const float *mb,
-                                                    int64_t t0, int64_t nt) {
+                                                    int64_t t0, int64_t nt, int64_t tp_lo,
+                                                    int64_t tp_hi) {
     const wg_geo *g = c->g;
     const int32_t a = g->a, a2 = g->a2, m = g->m, O = g->o, OP = g->op;
     const int64_t ntp = ceil_div(nt, WL), ldm = ntp * WL;
+    const size_t plane = (size_t)g->h * g->w;
     float mm[36 * WL], y[16 * WL];
     wg_lanes ln;
     wg_otiles ot;
     const int rows_ok = wg_rows_ok(g);
-    for (int64_t tp = 0; tp < ntp; tp++) {
+    for (int64_t tp = tp_lo; tp < tp_hi; tp++) {
         const int64_t tg = t0 + tp * WL;
         const int rows = rows_ok && tg + WL <= t0 + nt;
         wg_lanes_init(&ln, g, tg, t0 + nt, a);
+        if (!rows) wg_out_tiles(&ot, g, &ln, c->out, 0, O);
         for (int32_t k = 0; k < O; k++) {
             if (rows) {
                 for (int h8 = 0; h8 < WL; h8 += 8)
@@ -782,8 +841,7 @@ __attribute__((noinline)) static void wg_fwd_output(const wg_fctx *c, const floa
                 out2d_2(y, mm);
             else
                 out2d_4(y, mm);
-            wg_out_tiles(&ot, g, &ln, c->out, k, O);
-            wg_scatter_out(&ot, y, g, c->accumulate);
+            wg_scatter_out(&ot, (size_t)k * plane, y, g, c->accumulate);
         }
     }
 }
@@ -791,8 +849,9 @@ __attribute__((noinline)) static void wg_fwd_output(const wg_fctx *c, const floa
 static void wg_fwd_block(const wg_fctx *c, float *vb, float *mb, int64_t t0, int64_t nt) {
     wg_input_tiles(vb, c->in, c->g->r, c->g, t0, nt, 0, ceil_div(nt, WL), (int64_t)c->g->r * WL,
                    WL);
-    wg_fwd_gemm(c, vb, mb, nt);
-    wg_fwd_output(c, mb, t0, nt);
+    const int64_t ntp = ceil_div(nt, WL);
+    wg_fwd_gemm(c, vb, mb, nt, 0, (int64_t)c->g->a2 * c->g->op);
+    wg_fwd_output(c, mb, t0, nt, 0, ntp);
 }
 
 static void wg_fwd_part(void *vctx, int32_t part, int32_t nparts) {
@@ -813,12 +872,73 @@ static void wg_fwd_part(void *vctx, int32_t part, int32_t nparts) {
     }
 }
 
+/* The wide schedule: one phase (0 input transform, 1 products, 2 output
+ * transform) of a group of nt tiles at t0, each phase split over the parts
+ * (by 16-tile panels, or by (xi, 6-row panel) units). */
+typedef struct wg_xctx {
+    const wg_fctx *c;
+    float *vb, *mb;
+    int64_t t0, nt;
+    int32_t phase;
+} wg_xctx;
+
+static void wg_wide_part(void *vctx, int32_t part, int32_t nparts) {
+    const wg_xctx *x = vctx;
+    const wg_fctx *c = x->c;
+    const wg_geo *g = c->g;
+    const int64_t ntp = ceil_div(x->nt, WL);
+    int64_t lo, hi;
+    if (x->phase == 1) {
+        moco_part_range((int64_t)g->a2 * g->op, part, nparts, 1, &lo, &hi);
+        wg_fwd_gemm(c, x->vb, x->mb, x->nt, lo, hi);
+        return;
+    }
+    moco_part_range(ntp, part, nparts, 1, &lo, &hi);
+    if (x->phase == 0)
+        wg_input_tiles(x->vb, c->in, g->r, g, x->t0, x->nt, lo, hi, (int64_t)g->r * WL, WL);
+    else
+        wg_fwd_output(c, x->mb, x->t0, x->nt, lo, hi);
+}
+
+/* Which schedule. Blocks: each part transforms, multiplies and writes back
+ * its own blocks of tiles, which stay in its cache, but every block reads
+ * all of U, so U is read once per block: with few tiles per block (deep
+ * layers: large U, small maps, or blocks cut small to give 8 parts work)
+ * the products wait for U. Wide: the parts transform every tile of a large
+ * group first, then share the products by (xi, output panel), so that U is
+ * read once per group, then transform the outputs. The sums are the same
+ * in both (same 16-tile panels, same kernel calls): the results too. */
+static int wg_wide(const wg_geo *g) {
+    /* wide where U is larger than the batch's V and M: on ResNet-18 at
+     * batch 32, the 4x4 maps of layer4 (U 16 MiB, V + M 8 MiB) */
+    return (int64_t)g->op * 6 * g->r > ceil_div(g->t, WL) * WL * (g->r + 6 * g->op) &&
+           !moco_fast_off("wide");
+}
+
+int moco_wg_wide(const moco_conv_shape *s, int32_t m, int din) {
+    wg_geo g;
+    wg_geo_init(&g, s, m, din ? s->c_in : s->c_out, din ? s->c_out : s->c_in);
+    return wg_wide(&g);
+}
+
 /* out (n, o, h, w) (+)= conv of in (n, r, h, w) with packed weights ua. */
 static void wg_run(const wg_geo *g, float *out, const float *in, const float *ua, float *ws,
                    int32_t accumulate, int32_t nparts) {
     wg_fctx c = {g, out, in, ua, ws, wg_fwd_part_floats(g),
                  accumulate, nparts};
-    moco_pool_run(wg_fwd_part, &c, nparts, g->t * g->o * g->r < 65536);
+    const int serial = g->t * g->o * g->r < 65536;
+    if (!wg_wide(g)) {
+        moco_pool_run(wg_fwd_part, &c, nparts, serial);
+        return;
+    }
+    /* groups of equal size, at most tw_max tiles */
+    const int64_t groups = ceil_div(g->t, g->tw_max);
+    const int64_t tg = ceil_div(ceil_div(g->t, groups), WL) * WL;
+    wg_xctx x = {&c, ws, ws + (size_t)g->a2 * ((size_t)tg * g->r + WG_XI_PAD), 0, 0, 0};
+    for (x.t0 = 0; x.t0 < g->t; x.t0 += tg) {
+        x.nt = g->t - x.t0 < tg ? g->t - x.t0 : tg;
+        for (x.phase = 0; x.phase < 3; x.phase++) moco_pool_run(wg_wide_part, &x, nparts, serial);
+    }
 }
 
 void moco_wg_forward(float *out, const float *in, const float *weight, float *ws,
@@ -994,9 +1114,19 @@ static void wg_dw_inverse_part(void *vctx, int32_t part, int32_t nparts) {
                 dw2d_2(w9, u);
             else
                 dw2d_4(w9, u);
-            for (int l = 0; l < lanes; l++) {
-                float *dst = c->dweight + ((size_t)k * C + c0 + l) * 9;
-                for (int pq = 0; pq < 9; pq++) dst[pq] += w9[pq * WL + l];
+            /* dweight[k][c0 + l][pq] += w9[pq][l]: taps 0..7 of 8 lanes by a
+             * transpose, tap 8 one by one */
+            float *dst = c->dweight + ((size_t)k * C + c0) * 9;
+            for (int h8 = 0; h8 < lanes; h8 += 8) {
+                __m256 r[8];
+                for (int pq = 0; pq < 8; pq++) r[pq] = _mm256_loadu_ps(w9 + pq * WL + h8);
+                wg_transpose8(r);
+                const int n = lanes - h8 < 8 ? lanes - h8 : 8;
+                for (int l = 0; l < n; l++) {
+                    float *d = dst + (size_t)(h8 + l) * 9;
+                    _mm256_storeu_ps(d, _mm256_add_ps(_mm256_loadu_ps(d), r[l]));
+                    d[8] += w9[8 * WL + h8 + l];
+                }
             }
         }
 }
@@ -1040,6 +1170,11 @@ void moco_wg_backward(float *din, float *dweight, const float *dout, const float
 }
 
 #else /* no AVX2 kernels in this build: never chosen (moco_fast_avx2() is 0) */
+
+int moco_wg_wide(const moco_conv_shape *s, int32_t m, int din) {
+    (void)s, (void)m, (void)din;
+    return 0;
+}
 
 void moco_wg_forward(float *out, const float *in, const float *weight, float *ws,
                      const moco_conv_shape *s, int32_t m) {

@@ -15,6 +15,9 @@ int32_t moco_wg_choose(const moco_conv_shape *s);
  * the reference tolerances unless MOCO_WINOGRAD_TILE=2; 0 when
  * moco_wg_choose is 0. */
 int32_t moco_wg_choose_dweight(const moco_conv_shape *s);
+/* 1 when the forward (din: the input gradient) with tile m runs the wide
+ * schedule (winograd.c), unless MOCO_FAST_KERNELS_OFF has "wide". */
+int moco_wg_wide(const moco_conv_shape *s, int32_t m, int din);
 /* Floats of workspace for tile m (2 or 4); independent of s->n. */
 size_t moco_wg_workspace(const moco_conv_shape *s, int32_t m);
 /* out (n, c_out, h, w) = conv(in, weight) */

@@ -2,12 +2,16 @@
  * stride-1 pad-1 convs) against the direct naive twin: forward, din and
  * dweight, accumulation into the gradients, the F(2x2) row paths (maps
  * whose tile rows hold a multiple of 8 tiles), several blocks of tiles,
+ * the wide schedule (bit for bit against the blocks),
  * finite differences, bit-exact repeatability and independence from the
  * thread count. On a CPU without AVX2+FMA the entry points refuse (-1) and
  * the test says it skipped. */
 #include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "gradcheck.h"
+#include "winograd.h"   /* internal: moco_wg_wide */
 
 static moco_conv_shape wg_make(int32_t n, int32_t c_in, int32_t h, int32_t w, int32_t c_out) {
     moco_conv_shape s = {n, c_in, h, w, c_out, 3, 3, 1, 1, 0, 0};
@@ -128,6 +132,49 @@ static void test_winograd_many_blocks(void) {
     wg_compare(wg_make(8, 64, 32, 32, 64), 4, &r);
 }
 
+/* Forward and din under the wide schedule (picked where U outweighs the
+ * tiles: few tiles, many channels) against the naive conv, and bit for bit
+ * against the block schedule (MOCO_FAST_KERNELS_OFF=wide). */
+static void test_winograd_wide_schedule(void) {
+    if (!wg_available()) return;
+    static const int32_t shapes[][5] = {
+        {2, 64, 4, 4, 64},   /* layer4-like: 4x4 maps, one panel of tiles */
+        {1, 70, 8, 8, 66},   /* channels past a 16-lane group and a 6-row panel */
+        {1, 40, 5, 6, 40},   /* odd sides: partial tiles, a partial panel */
+    };
+    moco_rng r;
+    moco_rng_seed(&r, 24);
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+        for (int32_t tile = 2; tile <= 4; tile += 2) {
+            const int32_t *d = shapes[i];
+            moco_conv_shape s = wg_make(d[0], d[1], d[2], d[3], d[4]);
+            MT_CHECK(moco_wg_wide(&s, tile, 0) && moco_wg_wide(&s, tile, 1),
+                     "shape %zu tile %d: wide schedule not chosen", i, tile);
+            wg_compare(s, tile, &r);
+            const size_t ni = in_count(&s), no = out_count(&s), nw = w_count(&s);
+            float *in = gc_alloc(ni), *w = gc_alloc(nw), *dout = gc_alloc(no);
+            float *ws = gc_alloc(moco_conv2d_workspace(&s));
+            gc_uniform(in, ni, &r, -1, 1);
+            gc_uniform(w, nw, &r, -1, 1);
+            gc_uniform(dout, no, &r, -1, 1);
+            float *o[2], *dx[2];
+            for (int k = 0; k < 2; k++) {
+                setenv("MOCO_FAST_KERNELS_OFF", k ? "wide" : "", 1);
+                MT_CHECK(moco_wg_wide(&s, tile, 0) == !k, "switch ignored");
+                o[k] = gc_alloc(no);
+                dx[k] = gc_alloc(ni);
+                memset(dx[k], 0, ni * sizeof(float));
+                moco_conv2d_forward_winograd(o[k], in, w, ws, &s, tile);
+                moco_conv2d_backward_winograd(dx[k], NULL, dout, in, w, ws, &s, tile);
+            }
+            unsetenv("MOCO_FAST_KERNELS_OFF");
+            MT_CHECK(memcmp(o[0], o[1], no * sizeof(float)) == 0, "shape %zu: forward differs", i);
+            MT_CHECK(memcmp(dx[0], dx[1], ni * sizeof(float)) == 0, "shape %zu: din differs", i);
+            for (int k = 0; k < 2; k++) free(o[k]), free(dx[k]);
+            free(in), free(w), free(dout), free(ws);
+        }
+}
+
 static void test_winograd_refuses(void) {
     if (!wg_available()) return;
     float x[64] = {0}, ws[1] = {0};
@@ -230,6 +277,7 @@ static void test_winograd_gradcheck(void) {
 int main(void) {
     MT_RUN(test_winograd_vs_naive);
     MT_RUN(test_winograd_many_blocks);
+    MT_RUN(test_winograd_wide_schedule);
     MT_RUN(test_winograd_refuses);
     MT_RUN(test_winograd_deterministic);
     MT_RUN(test_winograd_gradcheck);
