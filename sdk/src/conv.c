@@ -361,7 +361,8 @@ void moco_conv2d_backward(float *din, float *dweight, const float *dout, const f
                           const float *weight, float *ws, const moco_conv_shape *s) {
     int32_t tile = moco_fast_avx2() ? moco_wg_choose(s) : 0;
     if (tile) {
-        moco_wg_backward(din, dweight, dout, in, weight, ws, s, tile, moco_wg_choose_dweight(s));
+        moco_wg_backward(din, dweight, dout, in, weight, ws, s, moco_wg_choose_din(s),
+                         moco_wg_choose_dweight(s));
         return;
     }
     if (conv_is_pointwise(s)) {

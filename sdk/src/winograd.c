@@ -54,10 +54,12 @@ int32_t moco_wg_choose(const moco_conv_shape *s) {
     if (moco_fast_off("winograd")) return 0;
     /* 2x2 and 1x1 maps: most taps read padding, the direct conv is cheaper. */
     if (s->h < 4 || s->w < 4) return 0;
-    /* F(2x2) by default: F(4x4) does 1.8x fewer multiplications but its
-     * transforms (entries up to 8, 1/24) cost ~10x the rounding error of a
-     * direct conv, beyond the PyTorch reference tests' tolerances (see
-     * bench/RESULTS.md); MOCO_WINOGRAD_TILE=4 selects it. */
+    /* The forward pass in F(2x2): F(4x4) does 1.8x fewer multiplications
+     * but its transforms (entries up to 8, 1/24) cost ~10x the rounding
+     * error of a direct conv, which the forward's activations carry through
+     * every later layer and BN: beyond the PyTorch reference tests'
+     * tolerances (ref_moco_step q/k 97-110%, docs/reference-tests.md);
+     * MOCO_WINOGRAD_TILE=4 selects it for every pass. */
     const char *t = getenv("MOCO_WINOGRAD_TILE");
     return t && !strcmp(t, "4") ? 4 : 2;
 }
@@ -67,13 +69,25 @@ int32_t moco_wg_choose_dweight(const moco_conv_shape *s) {
     if (m != 2) return m;
     /* The weight gradient sums over every tile of the batch and lands in
      * SGD's update, where F(4x4)'s rounding error stays within the PyTorch
-     * reference tests' tolerances (ref_moco_step: 43% of the query
-     * parameters' tolerance, F(2x2) everywhere ~38%; forward or din in
-     * F(4x4) use 109% and 77%; docs/reference-tests.md). 1.8x fewer multiplications than F(2x2) pay
-     * from 8x8 maps up; on 4x4 maps (one F(4x4) tile) they do not. */
+     * reference tests' tolerances (docs/reference-tests.md). Its 1.8x fewer
+     * multiplications pay from 8x8 maps up; on 4x4 maps (one F(4x4) tile,
+     * whose dU sums only 32 tiles) they do not. */
     const char *t = getenv("MOCO_WINOGRAD_TILE");
     if (t && !strcmp(t, "2")) return 2;
     return s->h >= 8 && s->w >= 8 ? 4 : 2;
+}
+
+int32_t moco_wg_choose_din(const moco_conv_shape *s) {
+    const int32_t m = moco_wg_choose(s);
+    if (m != 2) return m;
+    /* The input gradient in F(4x4) on every map from 4x4 up: its rounding
+     * error, carried into the earlier layers' weight gradients, stays at the
+     * size of F(2x2)'s in the PyTorch reference tests (ref_moco_step: q/k
+     * 26%, query parameters 42% of their tolerances, against 31% and 43%;
+     * docs/reference-tests.md), for 1.8x fewer multiplications: 13-24% less
+     * time per layer (bench/RESULTS.md). MOCO_WINOGRAD_TILE=2 keeps F(2x2). */
+    const char *t = getenv("MOCO_WINOGRAD_TILE");
+    return t && !strcmp(t, "2") ? 2 : 4;
 }
 
 /* Geometry of one Winograd conv direction: o outputs from r reduction

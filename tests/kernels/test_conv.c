@@ -98,6 +98,9 @@ static void test_conv_fast_vs_naive(void) {
     conv_compare(conv_make(7, 3, 11, 9, 5, 1, 1, 0), &r);
     /* 272 outputs per image: one image per GEMM */
     conv_compare(conv_make(3, 2, 17, 16, 3, 3, 1, 1), &r);
+    /* stride 2 on rows of 17 and 18 outputs, one image per GEMM */
+    conv_compare(conv_make(2, 3, 35, 34, 5, 3, 2, 1), &r);
+    conv_compare(conv_make(2, 3, 34, 33, 5, 1, 2, 0), &r);
     /* dead taps (windows that only ever cover padding) left out: */
     conv_compare(conv_make(3, 4, 1, 1, 5, 3, 1, 1), &r);    /* 1x1 map: 1 live tap of 9 */
     conv_compare(conv_make(3, 4, 2, 2, 5, 3, 2, 1), &r);    /* 2x2 -> 1x1, stride 2: 4 of 9 */

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "gradcheck.h"
-#include "winograd.h"   /* internal: moco_wg_wide */
+#include "winograd.h"   /* internal: moco_wg_wide, moco_wg_choose* */
 
 static moco_conv_shape wg_make(int32_t n, int32_t c_in, int32_t h, int32_t w, int32_t c_out) {
     moco_conv_shape s = {n, c_in, h, w, c_out, 3, 3, 1, 1, 0, 0};
@@ -175,6 +175,27 @@ static void test_winograd_wide_schedule(void) {
         }
 }
 
+/* The default tiles per pass (what the reference tests were measured with,
+ * docs/reference-tests.md), and MOCO_WINOGRAD_TILE overriding them. */
+static void test_winograd_tile_choice(void) {
+    if (!wg_available()) return;
+    moco_conv_shape s8 = wg_make(2, 8, 8, 8, 8), s4 = wg_make(2, 8, 4, 4, 8);
+    unsetenv("MOCO_WINOGRAD_TILE");
+    MT_CHECK(moco_wg_choose(&s8) == 2 && moco_wg_choose_din(&s8) == 4 &&
+                 moco_wg_choose_dweight(&s8) == 4,
+             "default 8x8: forward F(2x2), din and dweight F(4x4)");
+    MT_CHECK(moco_wg_choose(&s4) == 2 && moco_wg_choose_din(&s4) == 4 &&
+                 moco_wg_choose_dweight(&s4) == 2,
+             "default 4x4: forward and dweight F(2x2), din F(4x4)");
+    setenv("MOCO_WINOGRAD_TILE", "2", 1);
+    MT_CHECK(moco_wg_choose(&s8) == 2 && moco_wg_choose_din(&s8) == 2 &&
+                 moco_wg_choose_dweight(&s8) == 2, "MOCO_WINOGRAD_TILE=2");
+    setenv("MOCO_WINOGRAD_TILE", "4", 1);
+    MT_CHECK(moco_wg_choose(&s4) == 4 && moco_wg_choose_din(&s4) == 4 &&
+                 moco_wg_choose_dweight(&s4) == 4, "MOCO_WINOGRAD_TILE=4");
+    unsetenv("MOCO_WINOGRAD_TILE");
+}
+
 static void test_winograd_refuses(void) {
     if (!wg_available()) return;
     float x[64] = {0}, ws[1] = {0};
@@ -278,6 +299,7 @@ int main(void) {
     MT_RUN(test_winograd_vs_naive);
     MT_RUN(test_winograd_many_blocks);
     MT_RUN(test_winograd_wide_schedule);
+    MT_RUN(test_winograd_tile_choice);
     MT_RUN(test_winograd_refuses);
     MT_RUN(test_winograd_deterministic);
     MT_RUN(test_winograd_gradcheck);
