@@ -373,6 +373,7 @@ __attribute__((noinline)) static void wg_gather_tiles(float *restrict d,
     for (int h8 = 0; h8 < WL; h8 += 8) {
         const float *row0[8];
         __m256i mask[8];
+        ptrdiff_t plain_end[8];   /* row offsets up to this: a plain load */
         for (int q = 0; q < 8; q++) {
             const int l = h8 + q;
             if (ln->n[l] < 0) {
@@ -384,6 +385,12 @@ __attribute__((noinline)) static void wg_gather_tiles(float *restrict d,
             row0[q] = src + ((size_t)ln->n[l] * channels + c) * plane +
                       (ptrdiff_t)(ln->x0[l] + ln->jlo[l]);
             mask[q] = _mm256_cmpgt_epi32(_mm256_set1_epi32(ln->jhi[l] - ln->jlo[l]), iota);
+            /* no padding on the right: the 8 floats from the first inside
+             * column may be loaded whole (those past the patch are never
+             * used) where they end inside the plane */
+            plain_end[q] = ln->jhi[l] == a
+                               ? (ptrdiff_t)plane - (ln->x0[l] + ln->jlo[l] + 8)
+                               : PTRDIFF_MIN;
         }
         for (int i = 0; i < a; i++) {
             __m256 r[8];
@@ -393,7 +400,9 @@ __attribute__((noinline)) static void wg_gather_tiles(float *restrict d,
                     r[q] = _mm256_setzero_ps();
                     continue;
                 }
-                __m256 v = _mm256_maskload_ps(row0[q] + (ptrdiff_t)(ln->y0[l] + i) * w, mask[q]);
+                const ptrdiff_t ro = (ptrdiff_t)(ln->y0[l] + i) * w;
+                __m256 v = ro <= plain_end[q] ? _mm256_loadu_ps(row0[q] + ro)
+                                              : _mm256_maskload_ps(row0[q] + ro, mask[q]);
                 if (ln->jlo[l])
                     v = _mm256_blend_ps(_mm256_permutevar8x32_ps(v, right1), _mm256_setzero_ps(),
                                         0x01);
@@ -618,6 +627,7 @@ static inline void wg_prefetch_row8(const float *src, int32_t c, int32_t channel
 typedef struct wg_otiles {
     float *o[WL];
     int32_t mi[WL];
+    int32_t full[WL];      /* the whole m x m square is inside */
     __m256i mask[WL];
 } wg_otiles;
 
@@ -634,8 +644,23 @@ static inline void wg_out_tiles(wg_otiles *ot, const wg_geo *g, const wg_lanes *
         int32_t y0 = ln->y0[l] + 1, x0 = ln->x0[l] + 1;
         ot->o[l] = (float *)t + ((size_t)ln->n[l] * K + k) * plane + (size_t)y0 * w + x0;
         ot->mi[l] = g->h - y0 < m ? g->h - y0 : m;
+        ot->full[l] = ot->mi[l] == m && w - x0 >= m;
         ot->mask[l] = _mm256_cmpgt_epi32(_mm256_set1_epi32(w - x0 < m ? w - x0 : m), iota);
     }
+}
+
+/* The m floats of a row of a full output square (m = 2 or 4) as the low
+ * lanes of a vector (the others zero), and back. Plain 64 / 128-bit moves:
+ * masked ones cost several times more. */
+static inline __m256 wg_load_m(const float *p, int32_t m) {
+    __m128 x = m == 4 ? _mm_loadu_ps(p) : _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)p);
+    return _mm256_zextps128_ps256(x);
+}
+static inline void wg_store_m(float *p, __m256 v, int32_t m) {
+    if (m == 4)
+        _mm_storeu_ps(p, _mm256_castps256_ps128(v));
+    else
+        _mm_storel_pi((__m64 *)p, _mm256_castps256_ps128(v));
 }
 
 /* d (m x m lanes) <- the squares of ot, moved on by off floats (another
@@ -648,9 +673,10 @@ static inline void wg_gather_out(float *restrict d, const wg_otiles *ot, size_t 
             __m256 r[8];
             for (int q = 0; q < 8; q++) {
                 const int l = h8 + q;
-                r[q] = ot->o[l] && i < ot->mi[l]
-                           ? _mm256_maskload_ps(ot->o[l] + off + (size_t)i * w, ot->mask[l])
-                           : _mm256_setzero_ps();
+                const float *p = ot->o[l] + off + (size_t)i * w;
+                r[q] = !ot->o[l] || i >= ot->mi[l] ? _mm256_setzero_ps()
+                       : ot->full[l]               ? wg_load_m(p, m)
+                                                   : _mm256_maskload_ps(p, ot->mask[l]);
             }
             wg_transpose8(r);
             for (int j = 0; j < m; j++) _mm256_storeu_ps(d + (i * m + j) * WL + h8, r[j]);
@@ -672,6 +698,10 @@ static inline void wg_scatter_out(const wg_otiles *ot, size_t off, const float *
                 const int l = h8 + q;
                 if (!ot->o[l] || i >= ot->mi[l]) continue;
                 float *p = ot->o[l] + off + (size_t)i * w;
+                if (ot->full[l]) {
+                    wg_store_m(p, accumulate ? _mm256_add_ps(wg_load_m(p, m), r[q]) : r[q], m);
+                    continue;
+                }
                 __m256 v = accumulate ? _mm256_add_ps(_mm256_maskload_ps(p, ot->mask[l]), r[q])
                                       : r[q];
                 _mm256_maskstore_ps(p, ot->mask[l], v);
