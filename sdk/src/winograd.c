@@ -80,14 +80,17 @@ int32_t moco_wg_choose_dweight(const moco_conv_shape *s) {
 int32_t moco_wg_choose_din(const moco_conv_shape *s) {
     const int32_t m = moco_wg_choose(s);
     if (m != 2) return m;
-    /* The input gradient in F(4x4) on every map from 4x4 up: its rounding
-     * error, carried into the earlier layers' weight gradients, stays at the
-     * size of F(2x2)'s in the PyTorch reference tests (ref_moco_step: q/k
-     * 26%, query parameters 42% of their tolerances, against 31% and 43%;
-     * docs/reference-tests.md), for 1.8x fewer multiplications: 13-24% less
-     * time per layer (bench/RESULTS.md). MOCO_WINOGRAD_TILE=2 keeps F(2x2). */
+    /* The input gradient in F(4x4) on maps from 8x8 up, as the weight
+     * gradient: 1.8x fewer multiplications, 19-24% less time per layer on
+     * the CIFAR stem's 32x32 to 8x8 maps (bench/RESULTS.md). On 4x4 maps (one
+     * tile per image, 32 tiles a batch) it is slower with 2 threads. Its
+     * rounding error reaches the earlier layers' weight gradients but stays
+     * within the PyTorch reference tests' tolerances (ref_moco_step: query
+     * parameters 68% of theirs, q/k 17%; docs/reference-tests.md).
+     * MOCO_WINOGRAD_TILE=2 keeps F(2x2). */
     const char *t = getenv("MOCO_WINOGRAD_TILE");
-    return t && !strcmp(t, "2") ? 2 : 4;
+    if (t && !strcmp(t, "2")) return 2;
+    return s->h >= 8 && s->w >= 8 ? 4 : 2;
 }
 
 /* Geometry of one Winograd conv direction: o outputs from r reduction

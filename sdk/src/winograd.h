@@ -11,7 +11,8 @@
 /* Tile size the fast path would use for s when AVX2 is there: 4, 2, or 0
  * (not a 3x3/1/1 conv, or maps too small for Winograd to pay). */
 int32_t moco_wg_choose(const moco_conv_shape *s);
-/* The same for the input gradient: F(4x4) unless MOCO_WINOGRAD_TILE=2. */
+/* The same for the input gradient: F(4x4) on maps from 8x8 unless
+ * MOCO_WINOGRAD_TILE=2. */
 int32_t moco_wg_choose_din(const moco_conv_shape *s);
 /* The same for the weight gradient: F(4x4) where it pays and stays within
  * the reference tolerances unless MOCO_WINOGRAD_TILE=2; 0 when
