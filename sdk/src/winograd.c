@@ -624,6 +624,25 @@ static inline void wg_prefetch_row8(const float *src, int32_t c, int32_t channel
     }
 }
 
+/* The same for wg_gather_tiles's patches of channel c: the rows of every
+ * lane that starts a run of up to 4 tiles in a tile row (the run's patches
+ * span at most 4 m + 2 <= 18 floats: 2 lines from its first column). */
+static inline void wg_prefetch_lanes(const float *src, int32_t c, int32_t channels,
+                                     const wg_geo *g, const wg_lanes *ln) {
+    const int32_t w = g->w, step = g->tw < 4 ? g->tw : 4;
+    const size_t plane = (size_t)g->h * w;
+    for (int l = 0; l < WL; l += step) {
+        if (ln->n[l] < 0) break;
+        const float *p = src + ((size_t)ln->n[l] * channels + c) * plane +
+                         (ptrdiff_t)(ln->x0[l] + ln->jlo[l]);
+        for (int i = ln->ilo[l]; i < ln->ihi[l]; i++) {
+            const char *row = (const char *)(p + (ptrdiff_t)(ln->y0[l] + i) * w);
+            _mm_prefetch(row, _MM_HINT_T0);
+            _mm_prefetch(row + 64, _MM_HINT_T0);
+        }
+    }
+}
+
 /* The m x m output squares of a group's tiles in channel k of a (n, K, h, w)
  * tensor: where each starts (NULL past the last tile), its rows inside the
  * image, and a load / store mask of its columns inside. */
@@ -664,6 +683,21 @@ static inline void wg_store_m(float *p, __m256 v, int32_t m) {
         _mm_storeu_ps(p, _mm256_castps256_ps128(v));
     else
         _mm_storel_pi((__m64 *)p, _mm256_castps256_ps128(v));
+}
+
+/* Prefetches the rows of ot's squares moved on by off floats (the next
+ * channel) for every lane that starts a run of up to 4 tiles in a tile row
+ * (at most 4 m floats: 2 lines). */
+static inline void wg_prefetch_out(const wg_otiles *ot, size_t off, const wg_geo *g) {
+    const int32_t w = g->w, step = g->tw < 4 ? g->tw : 4;
+    for (int l = 0; l < WL; l += step) {
+        if (!ot->o[l]) break;
+        for (int i = 0; i < ot->mi[l]; i++) {
+            const char *row = (const char *)(ot->o[l] + off + (size_t)i * w);
+            _mm_prefetch(row, _MM_HINT_T0);
+            _mm_prefetch(row + 60, _MM_HINT_T0);
+        }
+    }
 }
 
 /* d (m x m lanes) <- the squares of ot, moved on by off floats (another
@@ -776,6 +810,9 @@ __attribute__((noinline)) static void wg_input_tiles(float *vb, const float *src
                 wg_gather_row8(d, src, rr, R, g, tg, 0);
                 wg_gather_row8(d, src, rr, R, g, tg + 8, 8);
             } else {
+                /* the next channel's patches: a new plane, where the
+                 * hardware's stream prefetch starts over */
+                if (rr + 1 < R) wg_prefetch_lanes(src, rr + 1, R, g, &ln);
                 wg_gather_tiles(d, src, rr, R, g, &ln);
             }
             if (m == 2)
@@ -823,6 +860,7 @@ __attribute__((noinline)) static void wg_dm_tiles(float *db, const float *dy, in
                     }
                 }
             } else {
+                if (k + 1 < K) wg_prefetch_out(&ot, (size_t)(k + 1) * plane, g);
                 wg_gather_out(d, &ot, (size_t)k * plane, g);
             }
             if (m == 2)
@@ -888,6 +926,7 @@ __attribute__((noinline)) static void wg_fwd_output(const wg_fctx *c, const floa
                 out2d_2(y, mm);
             else
                 out2d_4(y, mm);
+            if (k + 1 < O) wg_prefetch_out(&ot, (size_t)(k + 1) * plane, g);
             wg_scatter_out(&ot, (size_t)k * plane, y, g, c->accumulate);
         }
     }
