@@ -1,11 +1,49 @@
 /* libmoco_sdk internals: the 6x16 AVX2/FMA register-blocked kernel shared
- * by the Winograd products (winograd.c) and the GEMM (sgemm.c). Include only
+ * by the Winograd products (winograd.c) and the GEMM (sgemm.c), and an 8 x 8
+ * transpose for their packing. Include only
  * from files compiled with -mavx2 -mfma, after <immintrin.h>. */
 #ifndef MOCO_SDK_MKERNEL_H
 #define MOCO_SDK_MKERNEL_H
 
 #include <immintrin.h>
+#include <stddef.h>
 #include <stdint.h>
+
+/* r[0 .. 8) <- its transpose (row k of the result: element k of each r). */
+static inline void mk_transpose8(__m256 *r) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/* dst[j * 6 + r] = scale * src[r * rs + j] for rows r < 6 and columns
+ * j < n <= 8 (a 6-wide packed panel from 6 rows): 8 floats of each row
+ * (all readable), one transpose, each column's 6 floats stored as 8 (the
+ * last 2 overwritten by the next column's), the last column's as 4 + 2. */
+static inline void mk_pack6(float *restrict dst, const float *restrict src, ptrdiff_t rs, int n,
+                            __m256 scale) {
+    __m256 r[8];
+    for (int q = 0; q < 6; q++) r[q] = _mm256_mul_ps(scale, _mm256_loadu_ps(src + q * rs));
+    r[6] = r[7] = _mm256_setzero_ps();
+    mk_transpose8(r);
+    for (int j = 0; j + 1 < n; j++) _mm256_storeu_ps(dst + j * 6, r[j]);
+    float *d = dst + (n - 1) * 6;
+    _mm_storeu_ps(d, _mm256_castps256_ps128(r[n - 1]));
+    _mm_storel_pi((__m64 *)(d + 4), _mm256_extractf128_ps(r[n - 1], 1));
+}
 
 /* c (6 x 16, row stride ldc) (+)= a (kc x 6) . b (kc x 16, packed), where
  * element (p, i) of a is at a[i * as + p * ap]: packed 6-wide panels

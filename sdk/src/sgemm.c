@@ -36,8 +36,33 @@ typedef struct gemm_args {
  * rows past mc zero. */
 static void pack_a(float *restrict ap, const gemm_args *g, int32_t i0, int32_t mc, int32_t p0,
                    int32_t kc) {
+    const __m256 alpha = _mm256_set1_ps(g->alpha);
     for (int32_t ip = 0; ip < mc; ip += MR, ap += (size_t)MR * kc) {
         int32_t rows = mc - ip < MR ? mc - ip : MR;
+        if (rows == MR && !g->ta) {
+            /* 6 rows, 8 columns at a time by a transpose; the products
+             * alpha * a are those of the scalar loop below */
+            const float *src = g->a + (size_t)(i0 + ip) * g->lda + p0;
+            int32_t p = 0;
+            for (; p + 8 <= kc; p += 8) mk_pack6(ap + (size_t)p * MR, src + p, g->lda, 8, alpha);
+            for (; p < kc; p++)
+                for (int32_t r = 0; r < MR; r++)
+                    ap[(size_t)p * MR + r] = g->alpha * src[(size_t)r * g->lda + p];
+            continue;
+        }
+        if (rows == MR) {
+            /* op(A) = A^T: the panel's 6 values of column p are contiguous */
+            const float *src = g->a + (size_t)p0 * g->lda + i0 + ip;
+            const __m128 a4 = _mm256_castps256_ps128(alpha);
+            for (int32_t p = 0; p < kc; p++) {
+                const float *s6 = src + (size_t)p * g->lda;
+                float *d = ap + (size_t)p * MR;
+                _mm_storeu_ps(d, _mm_mul_ps(a4, _mm_loadu_ps(s6)));
+                _mm_storel_pi((__m64 *)(d + 4),
+                              _mm_mul_ps(a4, _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(s6 + 4))));
+            }
+            continue;
+        }
         for (int32_t r = 0; r < MR; r++) {
             if (r >= rows) {
                 for (int32_t p = 0; p < kc; p++) ap[(size_t)p * MR + r] = 0.0f;
@@ -71,6 +96,20 @@ static void pack_b(float *restrict bp, const gemm_args *g, int32_t p0, int32_t k
                 for (; j < cols; j++) d[j] = s[j];
                 for (; j < NR; j++) d[j] = 0.0f;
             }
+        } else if (cols == NR) {
+            /* op(B) = B^T: 16 rows of B, 8 deep at a time, by two transposes */
+            const float *src = g->b + (size_t)(j0 + jp) * g->ldb + p0;
+            int32_t p = 0;
+            for (; p + 8 <= kc; p += 8)
+                for (int32_t h8 = 0; h8 < NR; h8 += 8) {
+                    __m256 r[8];
+                    for (int q = 0; q < 8; q++)
+                        r[q] = _mm256_loadu_ps(src + (size_t)(h8 + q) * g->ldb + p);
+                    mk_transpose8(r);
+                    for (int q = 0; q < 8; q++) _mm256_storeu_ps(bp + (size_t)(p + q) * NR + h8, r[q]);
+                }
+            for (; p < kc; p++)
+                for (int32_t j = 0; j < NR; j++) bp[(size_t)p * NR + j] = src[(size_t)j * g->ldb + p];
         } else {
             for (int32_t j = 0; j < NR; j++) {
                 if (j >= cols) {

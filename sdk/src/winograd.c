@@ -341,26 +341,6 @@ static void wg_lanes_init(wg_lanes *ln, const wg_geo *g, int64_t t0, int64_t t_e
     }
 }
 
-/* r[0 .. 8) <- its transpose (row k of the result: element k of each r). */
-static inline void wg_transpose8(__m256 *r) {
-    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
-    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
-    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
-    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
-    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
-}
-
 /* d (a x a lanes) <- patches of channel c for the WL tiles of ln: per lane
  * and patch row, one masked load of the columns inside the image (never
  * touching memory outside them; a left-edge patch, jlo = 1, is shifted
@@ -411,7 +391,7 @@ __attribute__((noinline)) static void wg_gather_tiles(float *restrict d,
                                         0x01);
                 r[q] = v;
             }
-            wg_transpose8(r);
+            mk_transpose8(r);
             for (int j = 0; j < a; j++) _mm256_storeu_ps(d + (i * a + j) * WL + h8, r[j]);
         }
     }
@@ -428,25 +408,6 @@ typedef struct wg_wctx {
     const float *w;
     ptrdiff_t base, so, sr, sp, sq;
 } wg_wctx;
-
-/* dst[l * 6 + q6] = u[q6][xi * WL + l] for l < lanes: 8 x 8 transposes of
- * the 6 rows (and 2 zero rows); each lane's 6 floats are stored as 8, the
- * last 2 overwritten by the next lane's, and the last lane's as 4 + 2. */
-static inline void wg_store_panel(float *restrict dst, const float (*u)[36 * WL], int xi,
-                                  int lanes) {
-    for (int h8 = 0; h8 < lanes; h8 += 8) {
-        __m256 r[8];
-        for (int q6 = 0; q6 < 6; q6++) r[q6] = _mm256_loadu_ps(u[q6] + xi * WL + h8);
-        r[6] = r[7] = _mm256_setzero_ps();
-        wg_transpose8(r);
-        const int n = lanes - h8 < 8 ? lanes - h8 : 8;
-        float *d = dst + (size_t)h8 * 6;
-        for (int l = 0; l + 1 < n; l++) _mm256_storeu_ps(d + l * 6, r[l]);
-        d += (n - 1) * 6;
-        _mm_storeu_ps(d, _mm256_castps256_ps128(r[n - 1]));
-        _mm_storel_pi((__m64 *)(d + 4), _mm256_extractf128_ps(r[n - 1], 1));
-    }
-}
 
 /* gin[pq][l] = tap pq of lane l < lanes (0 past them), the 9 taps of lane l
  * being contiguous from t = t0 + l * sr: t[pq] (forward), or t[-pq] (rev,
@@ -472,7 +433,7 @@ static inline void wg_load_taps(float *restrict gin, const float *t0, ptrdiff_t 
                 t8[q] = t[8];
             }
         }
-        wg_transpose8(r);
+        mk_transpose8(r);
         for (int pq = 0; pq < 8; pq++) _mm256_storeu_ps(gin + pq * WL + h8, r[pq]);
         _mm256_storeu_ps(gin + 8 * WL + h8, _mm256_setr_ps(t8[0], t8[1], t8[2], t8[3], t8[4],
                                                           t8[5], t8[6], t8[7]));
@@ -505,9 +466,12 @@ __attribute__((noinline)) static void wg_weights_part(void *vctx, int32_t part, 
                 else
                     w2d_4(u[q6], gin);
             }
+            /* ua's 16 x 6 block of each xi: the 6 rows' lanes, transposed */
             for (int xi = 0; xi < a2; xi++)
-                wg_store_panel(c->ua + (((size_t)xi * g->op + o0 / 6) * R + r0) * 6, u, xi,
-                               lanes);
+                for (int h8 = 0; h8 < lanes; h8 += 8)
+                    mk_pack6(c->ua + (((size_t)xi * g->op + o0 / 6) * R + r0 + h8) * 6,
+                             u[0] + xi * WL + h8, 36 * WL, lanes - h8 < 8 ? lanes - h8 : 8,
+                             _mm256_set1_ps(1.0f));
         }
     }
 }
@@ -715,7 +679,7 @@ static inline void wg_gather_out(float *restrict d, const wg_otiles *ot, size_t 
                        : ot->full[l]               ? wg_load_m(p, m)
                                                    : _mm256_maskload_ps(p, ot->mask[l]);
             }
-            wg_transpose8(r);
+            mk_transpose8(r);
             for (int j = 0; j < m; j++) _mm256_storeu_ps(d + (i * m + j) * WL + h8, r[j]);
         }
 }
@@ -730,7 +694,7 @@ static inline void wg_scatter_out(const wg_otiles *ot, size_t off, const float *
             __m256 r[8];
             for (int j = 0; j < 8; j++)
                 r[j] = j < m ? _mm256_loadu_ps(y + (i * m + j) * WL + h8) : _mm256_setzero_ps();
-            wg_transpose8(r);
+            mk_transpose8(r);
             for (int q = 0; q < 8; q++) {
                 const int l = h8 + q;
                 if (!ot->o[l] || i >= ot->mi[l]) continue;
@@ -1102,7 +1066,7 @@ static void wg_dw_pack_v(float *bp, const float *v, int32_t C, int64_t n) {
                     int32_t cc = c0 + half * 8 + i;
                     r[i] = cc < C ? _mm256_loadu_ps(v + (size_t)cc * n + t) : zero;
                 }
-                wg_transpose8(r);
+                mk_transpose8(r);
                 for (int i = 0; i < 8; i++)
                     _mm256_storeu_ps(dst + (size_t)(t + i) * 16 + half * 8, r[i]);
             }
@@ -1206,7 +1170,7 @@ static void wg_dw_inverse_part(void *vctx, int32_t part, int32_t nparts) {
             for (int h8 = 0; h8 < lanes; h8 += 8) {
                 __m256 r[8];
                 for (int pq = 0; pq < 8; pq++) r[pq] = _mm256_loadu_ps(w9 + pq * WL + h8);
-                wg_transpose8(r);
+                mk_transpose8(r);
                 const int n = lanes - h8 < 8 ? lanes - h8 : 8;
                 for (int l = 0; l < n; l++) {
                     float *d = dst + (size_t)(h8 + l) * 9;
