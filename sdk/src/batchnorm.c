@@ -100,51 +100,73 @@ void moco_batchnorm_backward(float *din, float *dgamma, float *dbeta, const floa
 }
 
 /* ---- fused, threaded batch norm (the resnet18 plugin's path) ----------- */
-/* Same statistics, in a faster order: each image plane is summed in float
- * over 8 interleaved partial sums (vectorisable; a plane holds at most a few
- * thousand values), the planes in double. Channels are split over the
+/* Same statistics, in a faster order and one pass: each image plane's
+ * deviations from a shift, summed and squared, in float over 8 interleaved
+ * partial sums (vectorisable; a plane holds at most a few thousand values),
+ * the planes in double (bn_channel_moments). Channels are split over the
  * kernels' threads; a channel's sums never are, so the result does not
  * depend on the thread count. */
 #include "parallel.h"
 
 #define BN_LANES 8
 
-/* 8 floats as one GCC vector (two SSE registers on baseline x86-64, one
- * AVX one where the compiler may use it); element-wise arithmetic, so the
- * same results as 8 scalar partial sums. */
-typedef float bn_v8 __attribute__((vector_size(32)));
-typedef int32_t bn_v8i __attribute__((vector_size(32)));
-typedef float bn_v8u __attribute__((vector_size(32), aligned(4), may_alias));
-/* macros, not functions: returning a 32-byte vector without AVX would
- * change the calling convention (-Wpsabi) */
-#define bn_v8_load(p) (*(const bn_v8u *)(p))
-#define bn_v8_set1(v) ((bn_v8){0} + (v))
+/* 4 floats as one GCC vector (an SSE register on baseline x86-64; 32-byte
+ * vectors there are spilled to the stack); 8 partial sums as two of them.
+ * Element-wise arithmetic, so the same results as scalar partial sums. */
+typedef float bn_v4 __attribute__((vector_size(16)));
+typedef int32_t bn_v4i __attribute__((vector_size(16)));
+typedef float bn_v4u __attribute__((vector_size(16), aligned(4), may_alias));
+#define bn_v4_load(p) (*(const bn_v4u *)(p))
 
-/* sum over (n, hw) of channel ch: x, or (x - m)^2 when sq */
-static double bn_plane_sums(const float *in, int32_t n, int32_t c, int32_t hw, int32_t ch,
-                            float m, int sq) {
-    double total = 0.0;
+/* Mean and biased variance of channel ch in one pass over memory: the
+ * deviations d = x - c from a shift c (the first plane's mean, close to the
+ * channel's), sum d and sum d^2 per image plane over 8 float partial sums,
+ * the planes in double; then mean = c + E[d], var = E[d^2] - E[d]^2. With
+ * c near the mean, E[d]^2 is far below E[d^2], so the subtraction keeps its
+ * digits (the unshifted E[x^2] - E[x]^2 loses them when |mean| >> std). */
+static void bn_channel_moments(const float *in, int32_t n, int32_t c, int32_t hw, int32_t ch,
+                               double *mean_out, double *var_out) {
+    const float *x0 = in + (size_t)ch * hw; /* image 0's plane */
+    /* two 4-float halves per 8 lanes: 16-byte vectors stay in registers on
+     * baseline x86-64, where a 32-byte one would be spilled */
+    bn_v4 a = {0}, b = {0};
+    int32_t j = 0;
+    for (; j + BN_LANES <= hw; j += BN_LANES) {
+        a += bn_v4_load(x0 + j);
+        b += bn_v4_load(x0 + j + 4);
+    }
+    float s0 = 0.0f;
+    for (; j < hw; j++) s0 += x0[j];
+    for (int l = 0; l < 4; l++) s0 += a[l] + b[l];
+    const float shift = s0 / (float)hw;
+    const bn_v4 vc = {shift, shift, shift, shift};
+    double sum = 0.0, sq = 0.0;
     for (int32_t i = 0; i < n; i++) {
         const float *x = in + ((size_t)i * c + ch) * hw; /* (hw) */
-        float acc[BN_LANES] = {0};
-        int32_t j = 0;
-        if (sq) {
-            for (; j + BN_LANES <= hw; j += BN_LANES)
-                for (int l = 0; l < BN_LANES; l++) {
-                    float d = x[j + l] - m;
-                    acc[l] += d * d;
-                }
-            for (; j < hw; j++) acc[0] += (x[j] - m) * (x[j] - m);
-        } else {
-            for (; j + BN_LANES <= hw; j += BN_LANES)
-                for (int l = 0; l < BN_LANES; l++) acc[l] += x[j + l];
-            for (; j < hw; j++) acc[0] += x[j];
+        bn_v4 d1a = {0}, d1b = {0}, d2a = {0}, d2b = {0};
+        for (j = 0; j + BN_LANES <= hw; j += BN_LANES) {
+            bn_v4 da = bn_v4_load(x + j) - vc, db = bn_v4_load(x + j + 4) - vc;
+            d1a += da;
+            d1b += db;
+            d2a += da * da;
+            d2b += db * db;
         }
-        float s = 0.0f;
-        for (int l = 0; l < BN_LANES; l++) s += acc[l];
-        total += s;
+        float s1 = 0.0f, s2 = 0.0f;
+        for (; j < hw; j++) {
+            float d = x[j] - shift;
+            s1 += d;
+            s2 += d * d;
+        }
+        for (int l = 0; l < 4; l++) {
+            s1 += d1a[l] + d1b[l];
+            s2 += d2a[l] + d2b[l];
+        }
+        sum += s1;
+        sq += s2;
     }
-    return total;
+    const double count = (double)n * hw, md = sum / count, var = sq / count - md * md;
+    *mean_out = shift + md;
+    *var_out = var > 0.0 ? var : 0.0;
 }
 
 typedef struct bn_fwd_ctx {
@@ -162,9 +184,7 @@ static void bn_fwd_part(void *vctx, int32_t part, int32_t nparts) {
     for (int32_t ch = (int32_t)lo; ch < (int32_t)hi; ch++) {
         double mean, var;
         if (b->train) {
-            mean = bn_plane_sums(b->in, b->n, b->c, b->hw, ch, 0.0f, 0) / count;
-            /* the deviations from the float mean: what the normalisation uses */
-            var = bn_plane_sums(b->in, b->n, b->c, b->hw, ch, (float)mean, 1) / count;
+            bn_channel_moments(b->in, b->n, b->c, b->hw, ch, &mean, &var);
             b->save_mean[ch] = (float)mean;
             b->save_invstd[ch] = (float)(1.0 / sqrt(var + b->eps));
             double unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
@@ -240,34 +260,41 @@ static void bn_bwd_part(void *vctx, int32_t part, int32_t nparts) {
             const float *restrict x = b->in + off, *restrict dy = b->dout + off; /* (hw) */
             /* lane l of a1, a2 sums elements j = l mod 8, as a scalar loop
              * over 8 partial sums would (GCC left that loop scalar) */
-            bn_v8 a1 = {0}, a2 = {0};
-            const bn_v8 vmean = bn_v8_set1(mean), vinvstd = bn_v8_set1(invstd);
+            /* two 4-float halves per 8 lanes (16-byte vectors stay in
+             * registers on baseline x86-64; 32-byte ones were spilled) */
+            bn_v4 a1[2] = {{0}}, a2[2] = {{0}};
+            const bn_v4 vmean = {mean, mean, mean, mean};
+            const bn_v4 vinvstd = {invstd, invstd, invstd, invstd};
             int32_t j = 0;
             if (b->relu_out) {
                 const float *ro = b->relu_out + off;
-                const bn_v8 zero = {0};
-                for (; j + BN_LANES <= hw; j += BN_LANES) {
-                    bn_v8 g = (bn_v8)((bn_v8i)bn_v8_load(dy + j) & (bn_v8_load(ro + j) > zero));
-                    a1 += g;
-                    a2 += g * ((bn_v8_load(x + j) - vmean) * vinvstd);
-                }
+                const bn_v4 zero = {0};
+                for (; j + BN_LANES <= hw; j += BN_LANES)
+                    for (int h = 0; h < 2; h++) {
+                        const int32_t jj = j + 4 * h;
+                        bn_v4 g = (bn_v4)((bn_v4i)bn_v4_load(dy + jj) & (bn_v4_load(ro + jj) > zero));
+                        a1[h] += g;
+                        a2[h] += g * ((bn_v4_load(x + jj) - vmean) * vinvstd);
+                    }
             } else {
-                for (; j + BN_LANES <= hw; j += BN_LANES) {
-                    bn_v8 g = bn_v8_load(dy + j);
-                    a1 += g;
-                    a2 += g * ((bn_v8_load(x + j) - vmean) * vinvstd);
-                }
+                for (; j + BN_LANES <= hw; j += BN_LANES)
+                    for (int h = 0; h < 2; h++) {
+                        const int32_t jj = j + 4 * h;
+                        bn_v4 g = bn_v4_load(dy + jj);
+                        a1[h] += g;
+                        a2[h] += g * ((bn_v4_load(x + jj) - vmean) * vinvstd);
+                    }
             }
             const float *ro = b->relu_out ? b->relu_out + off : NULL;
             for (; j < hw; j++) {
                 float g = bn_masked(ro, dy, j);
-                a1[0] += g;
-                a2[0] += g * ((x[j] - mean) * invstd);
+                a1[0][0] += g;
+                a2[0][0] += g * ((x[j] - mean) * invstd);
             }
             float s1 = 0.0f, s2 = 0.0f;
             for (int l = 0; l < BN_LANES; l++) {
-                s1 += a1[l];
-                s2 += a2[l];
+                s1 += a1[l / 4][l % 4];
+                s2 += a2[l / 4][l % 4];
             }
             sum_dy += s1;
             sum_dy_xhat += s2;
