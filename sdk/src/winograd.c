@@ -86,7 +86,7 @@ int32_t moco_wg_choose_din(const moco_conv_shape *s) {
      * tile per image, 32 tiles a batch) it is slower with 2 threads. Its
      * rounding error reaches the earlier layers' weight gradients but stays
      * within the PyTorch reference tests' tolerances (ref_moco_step: query
-     * parameters 68% of theirs, q/k 17%; docs/reference-tests.md).
+     * parameters 61% of theirs, q/k 23%; docs/reference-tests.md).
      * MOCO_WINOGRAD_TILE=2 keeps F(2x2). */
     const char *t = getenv("MOCO_WINOGRAD_TILE");
     if (t && !strcmp(t, "2")) return 2;
