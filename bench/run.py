@@ -101,9 +101,12 @@ def main():
     python = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
     env = dict(os.environ)
     data = env.get("MOCO_CIFAR10_DIR", "")
-    shared = os.path.join(ROOT, "..", "shared", "data", "cifar-10-batches-bin")
-    if not data and os.path.exists(os.path.join(shared, "data_batch_1.bin")):
-        env["MOCO_CIFAR10_DIR"] = data = os.path.abspath(shared)
+    # as scripts/test.sh: the shared copy next to the checkout, or the link
+    # scripts/get-cifar10.sh / run.sh make in data/
+    for cand in (os.path.join(ROOT, "..", "shared", "data", "cifar-10-batches-bin"),
+                 os.path.join(ROOT, "data", "cifar-10-batches-bin")):
+        if not data and os.path.exists(os.path.join(cand, "data_batch_1.bin")):
+            env["MOCO_CIFAR10_DIR"] = data = os.path.abspath(cand)
     rounds = 1 if a.quick else a.rounds
     threads = [int(t) for t in a.threads.split(",") if t]
     configs = [c for c in CONFIGS if not a.only or f"{c[0]}{c[1]}" in a.only.split(",")]
@@ -262,7 +265,10 @@ def render(res):
                      f"{ep['resident_median_s']:.3f} s/step (median), waited for data "
                      f"{ep['stall_s']:.3f} s = {100 * ep['stall_fraction']:.2f}% of the "
                      f"prefetched wall time; start-up to the first step "
-                     f"{ep['startup_s']:.2f} s (all 50,000 images loaded).")
+                     f"{ep['startup_s']:.2f} s ("
+                     + ("all 50,000 images loaded" if res["data"] != "synthetic" else
+                        "synthetic data: includes writing its files")
+                     + ").")
     starts = [e["moco"]["startup_s"] for e in res["steps"] if e.get("moco")]
     if starts:
         lines.append(f"Start-up before the first step (step mode): median "

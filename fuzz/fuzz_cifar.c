@@ -9,13 +9,15 @@
 #include <unistd.h>
 
 #include "test_host.h"
+#include "tmpdir.h"
 
 static char dir[64];
 static const moco_dataset_api *api;
 
 static void setup(void) {
-    snprintf(dir, sizeof dir, "/tmp/moco-fuzz-cifar-XXXXXX");
-    if (!mkdtemp(dir)) abort();
+    const char *d = mt_tmpdir("moco-fuzz-cifar");   /* removed at exit */
+    if (!d) abort();
+    snprintf(dir, sizeof dir, "%s", d);
     const moco_plugin_entry *e = th_load_plugin(MOCO_TEST_PLUGIN_DIR, "cifar10");
     if (!e) abort();
     api = e->api;

@@ -9,6 +9,7 @@
 
 #include "mtest.h"
 #include "test_host.h"
+#include "tmpdir.h"
 
 #define REC 3073
 #define PIX 3072
@@ -447,11 +448,12 @@ static void test_concurrent_get(void) {
 }
 
 int main(void) {
-    snprintf(root, sizeof root, "/tmp/moco_data_test_XXXXXX");
-    if (!mkdtemp(root)) {
+    const char *tmp = mt_tmpdir("moco_data_test");   /* removed at exit */
+    if (!tmp) {
         perror("mkdtemp");
         return 2;
     }
+    snprintf(root, sizeof root, "%s", tmp);
     char good[512];
     set_path(good, sizeof good, "good");
     write_set(good, RPF);

@@ -2,6 +2,7 @@
  * resume counted once, nothing fetched from the network, no scripts. */
 #include "mtest.h"
 #include "report.h"
+#include "tmpdir.h"
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -13,8 +14,9 @@ static int count(const char *hay, const char *needle) {
 }
 
 static void test_report(void) {
-    char dir[] = "/tmp/moco-report-XXXXXX";
-    MT_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    const char *dir = mt_tmpdir("moco-report");   /* removed at exit */
+    MT_CHECK(dir != NULL, "mkdtemp");
+    if (!dir) return;
     char path[256];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
     FILE *f = fopen(path, "w");

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "synth_cifar.h"
+#include "tmpdir.h"
 
 static const char *const TINY_BASE[][3] = {
     {"run", "dir", "@TMP@/run"},       {"run", "seed", "3"},
@@ -25,11 +26,11 @@ static const char *const TINY_BASE[][3] = {
     {"eval", "knn_k", "10"},           {"eval", "linear_epochs", "5"},
 };
 
-/* A fresh temp dir with data/ filled; returns a static path. */
+/* A fresh temp dir with data/ filled (removed at exit, tmpdir.h); returns
+ * a static path. */
 static inline const char *tiny_tmpdir(void) {
-    static char dir[256];
-    snprintf(dir, sizeof dir, "/tmp/moco-test-XXXXXX");
-    if (!mkdtemp(dir)) return NULL;
+    const char *dir = mt_tmpdir("moco-test");
+    if (!dir) return NULL;
     char data[300];
     snprintf(data, sizeof data, "%s/data", dir);
     if (synth_cifar_write(data, 20, 11)) return NULL;
