@@ -64,34 +64,32 @@ int32_t moco_wg_choose(const moco_conv_shape *s) {
     return t && !strcmp(t, "4") ? 4 : 2;
 }
 
-int32_t moco_wg_choose_dweight(const moco_conv_shape *s) {
+/* The gradients' tile: F(4x4) on maps from 8x8 unless MOCO_WINOGRAD_TILE
+ * says otherwise (see the two callers for why each pays). */
+static int32_t wg_choose_gradient(const moco_conv_shape *s) {
     const int32_t m = moco_wg_choose(s);
     if (m != 2) return m;
-    /* The weight gradient sums over every tile of the batch and lands in
-     * SGD's update, where F(4x4)'s rounding error stays within the PyTorch
-     * reference tests' tolerances (docs/reference-tests.md). Its 1.8x fewer
-     * multiplications pay from 8x8 maps up; on 4x4 maps (one F(4x4) tile,
-     * whose dU sums only 32 tiles) they do not. */
     const char *t = getenv("MOCO_WINOGRAD_TILE");
     if (t && !strcmp(t, "2")) return 2;
     return s->h >= 8 && s->w >= 8 ? 4 : 2;
 }
 
-int32_t moco_wg_choose_din(const moco_conv_shape *s) {
-    const int32_t m = moco_wg_choose(s);
-    if (m != 2) return m;
-    /* The input gradient in F(4x4) on maps from 8x8 up, as the weight
-     * gradient: 1.8x fewer multiplications, 19-24% less time per layer on
-     * the CIFAR stem's 32x32 to 8x8 maps (bench/RESULTS.md). On 4x4 maps (one
-     * tile per image, 32 tiles a batch) it is slower with 2 threads. Its
-     * rounding error reaches the earlier layers' weight gradients but stays
-     * within the PyTorch reference tests' tolerances (ref_moco_step: query
-     * parameters 61% of theirs, q/k 23%; docs/reference-tests.md).
-     * MOCO_WINOGRAD_TILE=2 keeps F(2x2). */
-    const char *t = getenv("MOCO_WINOGRAD_TILE");
-    if (t && !strcmp(t, "2")) return 2;
-    return s->h >= 8 && s->w >= 8 ? 4 : 2;
-}
+/* The weight gradient sums over every tile of the batch and lands in SGD's
+ * update, where F(4x4)'s rounding error stays within the PyTorch reference
+ * tests' tolerances (docs/reference-tests.md). Its 1.8x fewer
+ * multiplications pay from 8x8 maps up; on 4x4 maps (one F(4x4) tile, whose
+ * dU sums only 32 tiles) they do not. */
+int32_t moco_wg_choose_dweight(const moco_conv_shape *s) { return wg_choose_gradient(s); }
+
+/* The input gradient in F(4x4) on maps from 8x8 up, as the weight gradient:
+ * 1.8x fewer multiplications, 19-24% less time per layer on the CIFAR
+ * stem's 32x32 to 8x8 maps (bench/RESULTS.md). On 4x4 maps (one tile per
+ * image, 32 tiles a batch) it is slower with 2 threads. Its rounding error
+ * reaches the earlier layers' weight gradients but stays within the PyTorch
+ * reference tests' tolerances (ref_moco_step: query parameters 61% of
+ * theirs, q/k 23%; docs/reference-tests.md). MOCO_WINOGRAD_TILE=2 keeps
+ * F(2x2). */
+int32_t moco_wg_choose_din(const moco_conv_shape *s) { return wg_choose_gradient(s); }
 
 /* Geometry of one Winograd conv direction: o outputs from r reduction
  * channels on h x w maps (forward: o = c_out, r = c_in; din: swapped). */
@@ -421,11 +419,13 @@ static inline void wg_load_taps(float *restrict gin, const float *t0, ptrdiff_t 
         float t8[8];
         for (int q = 0; q < 8; q++) {
             const int l = h8 + q;
-            const float *t = t0 + l * sr;
             if (l >= lanes) {
                 r[q] = _mm256_setzero_ps();
                 t8[q] = 0.0f;
-            } else if (rev) {
+                continue;
+            }
+            const float *t = t0 + l * sr;
+            if (rev) {
                 r[q] = _mm256_permutevar8x32_ps(_mm256_loadu_ps(t - 7), reverse);
                 t8[q] = t[-8];
             } else {
@@ -960,7 +960,8 @@ static void wg_wide_part(void *vctx, int32_t part, int32_t nparts) {
  * in both (same 16-tile panels, same kernel calls): the results too. */
 static int wg_wide(const wg_geo *g) {
     /* wide where U is larger than the batch's V and M: on ResNet-18 at
-     * batch 32, the 4x4 maps of layer4 (U 16 MiB, V + M 8 MiB) */
+     * batch 32, the 4x4 maps of layer4 (F(2x2): U 16 MiB, V + M 8 MiB) and,
+     * just, layer3's F(4x4) input gradient on 8x8 maps */
     return (int64_t)g->op * 6 * g->r > ceil_div(g->t, WL) * WL * (g->r + 6 * g->op) &&
            !moco_fast_off("wide");
 }

@@ -25,6 +25,20 @@ static size_t out_count(const moco_conv_shape *s) {
 }
 static size_t w_count(const moco_conv_shape *s) { return (size_t)s->c_out * s->c_in * 9; }
 
+/* Input, weights and output gradient of shape s, uniform in [-1, 1], and a
+ * workspace for it. */
+static void wg_operands(const moco_conv_shape *s, moco_rng *r, float **in, float **w,
+                        float **dout, float **ws) {
+    const size_t ni = in_count(s), no = out_count(s), nw = w_count(s);
+    *in = gc_alloc(ni);
+    *w = gc_alloc(nw);
+    *dout = gc_alloc(no);
+    *ws = gc_alloc(moco_conv2d_workspace(s));
+    gc_uniform(*in, ni, r, -1, 1);
+    gc_uniform(*w, nw, r, -1, 1);
+    gc_uniform(*dout, no, r, -1, 1);
+}
+
 static int g_available = -1;
 
 static int wg_available(void) {
@@ -151,12 +165,9 @@ static void test_winograd_wide_schedule(void) {
             MT_CHECK(moco_wg_wide(&s, tile, 0) && moco_wg_wide(&s, tile, 1),
                      "shape %zu tile %d: wide schedule not chosen", i, tile);
             wg_compare(s, tile, &r);
-            const size_t ni = in_count(&s), no = out_count(&s), nw = w_count(&s);
-            float *in = gc_alloc(ni), *w = gc_alloc(nw), *dout = gc_alloc(no);
-            float *ws = gc_alloc(moco_conv2d_workspace(&s));
-            gc_uniform(in, ni, &r, -1, 1);
-            gc_uniform(w, nw, &r, -1, 1);
-            gc_uniform(dout, no, &r, -1, 1);
+            const size_t ni = in_count(&s), no = out_count(&s);
+            float *in, *w, *dout, *ws;
+            wg_operands(&s, &r, &in, &w, &dout, &ws);
             float *o[2], *dx[2];
             for (int k = 0; k < 2; k++) {
                 setenv("MOCO_FAST_KERNELS_OFF", k ? "wide" : "", 1);
@@ -215,11 +226,8 @@ static void test_winograd_deterministic(void) {
     moco_rng_seed(&r, 23);
     moco_conv_shape s = wg_make(4, 24, 16, 16, 20);
     const size_t ni = in_count(&s), no = out_count(&s), nw = w_count(&s);
-    float *in = gc_alloc(ni), *w = gc_alloc(nw), *dout = gc_alloc(no);
-    float *ws = gc_alloc(moco_conv2d_workspace(&s));
-    gc_uniform(in, ni, &r, -1, 1);
-    gc_uniform(w, nw, &r, -1, 1);
-    gc_uniform(dout, no, &r, -1, 1);
+    float *in, *w, *dout, *ws;
+    wg_operands(&s, &r, &in, &w, &dout, &ws);
     float *o[3], *dx[3], *dw[3];
     const int threads[3] = {1, 1, 2};
     const int saved = openblas_get_num_threads();
